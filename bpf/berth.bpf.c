@@ -1,0 +1,559 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * berth's kernel side: counts connections, bytes and packets per cgroup and
+ * port, and per destination port and source on host interfaces.
+ *
+ * Per-packet work ends in per-CPU maps. The ring buffer carries only
+ * connection open/close and binds, never one record per packet.
+ *
+ * GPL: reading the socket's cgroup goes through BTF pointers
+ * (bpf_skc_to_tcp_sock), which the verifier grants to GPL programs only.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include "berth.h"
+#include "maps.bpf.h"
+#include "parsing.bpf.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define SOCK_OPS_CONTINUE 1
+#define CGROUP_SKB_ALLOW 1
+#define CGROUP_SOCK_ALLOW 1
+
+char LICENSE[] SEC("license") = "GPL";
+
+/*
+ * Wake user space only once this much data waits in the ring buffer; user
+ * space also drains it on a short timer. One wakeup per event would cost a
+ * context switch per connection. 0: wake on every record.
+ */
+const volatile __u64 wakeup_data_size = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 * 1024 * 1024); /* user space may resize */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, BERTH_CNT__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} health SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct berth_port_key);
+	__type(value, struct berth_port_counters);
+} port_traffic SEC(".maps");
+
+/* Ports a cgroup bound explicitly: a socket on one of them serves. */
+struct bound_port_key {
+	__u64 cgroup_id;
+	__u16 port; /* host byte order */
+	__u8 protocol;
+	__u8 pad[5];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct bound_port_key);
+	__type(value, __u8);
+} bound_ports SEC(".maps");
+
+/* Per-connection state, freed by the kernel with the socket. */
+struct conn_state {
+	__u64 established_ns;
+	__u64 cgroup_id;
+	__u16 counted_port; /* host byte order: port of its berth_port_key */
+	__u8 role;	    /* enum berth_role */
+	__u8 pad[5];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct conn_state);
+} conn_states SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct berth_xdp_port_key);
+	__type(value, struct berth_xdp_counters);
+} xdp_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct berth_xdp_source_key);
+	__type(value, struct berth_xdp_source);
+} xdp_sources SEC(".maps");
+
+static __always_inline void count_health(enum berth_counter counter)
+{
+	__u32 key = counter;
+	__u64 *value = bpf_map_lookup_elem(&health, &key);
+
+	if (value)
+		*value += 1;
+}
+
+static __always_inline struct berth_event *reserve_event(void)
+{
+	struct berth_event *event;
+
+	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+	if (!event) {
+		count_health(BERTH_CNT_RINGBUF_DROPS);
+		return NULL;
+	}
+	__builtin_memset(event, 0, sizeof(*event));
+	return event;
+}
+
+static __always_inline void submit_event(struct berth_event *event)
+{
+	__u64 flags = 0;
+
+	if (wakeup_data_size) {
+		if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_data_size)
+			flags = BPF_RB_FORCE_WAKEUP;
+		else
+			flags = BPF_RB_NO_WAKEUP;
+	}
+	bpf_ringbuf_submit(event, flags);
+}
+
+static __always_inline struct berth_port_counters *port_counters(__u64 cgroup_id, __u16 port,
+								 __u8 protocol, __u8 role)
+{
+	static const struct berth_port_counters zero;
+	struct berth_port_key key = {
+		.cgroup_id = cgroup_id,
+		.port = port,
+		.protocol = protocol,
+		.role = role,
+	};
+	struct berth_port_counters *counters;
+
+	counters = lookup_or_try_init(&port_traffic, &key, &zero);
+	if (!counters)
+		count_health(BERTH_CNT_PORT_MAP_FULL);
+	return counters;
+}
+
+/*
+ * Kernels before 5.15 kept the cgroup pointer in a union with v1 classid
+ * data (struct sock_cgroup_data { union { struct {...}; u64 val; }; }); commit
+ * 8520e224f547 ("bpf, cgroups: Fix cgroup v2 fallback on v1/v2 mixed mode")
+ * made it a plain `struct cgroup *cgroup`.
+ */
+struct sock_cgroup_data___old {
+	__u64 val;
+};
+
+struct sock___old {
+	struct sock_cgroup_data___old sk_cgrp_data;
+};
+
+/*
+ * The cgroup v2 id of the socket itself. In the passive-established
+ * callback the current task is whatever ran the softirq, so
+ * bpf_get_current_cgroup_id() would name the wrong cgroup; the accepted
+ * socket inherited the listener's cgroup when it was cloned.
+ */
+static __always_inline __u64 socket_cgroup_id(struct bpf_sock *bsk)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(bsk);
+	struct sock *sk = (struct sock *)tp;
+	struct cgroup *cgrp;
+
+	if (!tp)
+		return 0;
+	if (bpf_core_field_exists(sk->sk_cgrp_data.cgroup)) {
+		cgrp = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+	} else {
+		struct sock___old *old = (void *)sk;
+		__u64 val = BPF_CORE_READ(old, sk_cgrp_data.val);
+
+		/* Bit 0 set: the union held v1 data, the v2 cgroup is root. */
+		if (val & 1)
+			return 1;
+		cgrp = (struct cgroup *)val;
+	}
+	if (!cgrp)
+		return 0;
+	return BPF_CORE_READ(cgrp, kn, id);
+}
+
+static __always_inline void fill_sockops_addrs(struct berth_event *event,
+					       struct bpf_sock_ops *skops)
+{
+	event->family = skops->family;
+	event->local_port = skops->local_port;
+	event->remote_port = bpf_ntohl(skops->remote_port);
+	if (skops->family == AF_INET) {
+		addr_from_ipv4(event->local_addr, skops->local_ip4);
+		addr_from_ipv4(event->remote_addr, skops->remote_ip4);
+	} else {
+		/* IPv4 on a dual-stack socket is already ::ffff:a.b.c.d. */
+		__u32 *local = (__u32 *)event->local_addr;
+		__u32 *remote = (__u32 *)event->remote_addr;
+
+		local[0] = skops->local_ip6[0];
+		local[1] = skops->local_ip6[1];
+		local[2] = skops->local_ip6[2];
+		local[3] = skops->local_ip6[3];
+		remote[0] = skops->remote_ip6[0];
+		remote[1] = skops->remote_ip6[1];
+		remote[2] = skops->remote_ip6[2];
+		remote[3] = skops->remote_ip6[3];
+	}
+}
+
+static __always_inline void conn_established(struct bpf_sock_ops *skops, __u8 role)
+{
+	struct berth_port_counters *counters;
+	struct berth_event *event;
+	struct conn_state *state;
+	struct bpf_sock *sk = skops->sk;
+	__u64 cgroup_id;
+	__u16 port;
+
+	if (!sk)
+		return;
+	cgroup_id = socket_cgroup_id(sk);
+	port = role == BERTH_ROLE_LOCAL ? skops->local_port : bpf_ntohl(skops->remote_port);
+
+	state = bpf_sk_storage_get(&conn_states, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!state) {
+		count_health(BERTH_CNT_CONN_STORAGE_FAILED);
+		return;
+	}
+	state->established_ns = bpf_ktime_get_ns();
+	state->cgroup_id = cgroup_id;
+	state->counted_port = port;
+	state->role = role;
+
+	/* Ask for state changes: the move to TCP_CLOSE ends the connection. */
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+
+	counters = port_counters(cgroup_id, port, IPPROTO_TCP, role);
+	if (counters)
+		counters->conns_opened += 1;
+
+	event = reserve_event();
+	if (!event)
+		return;
+	event->kind = BERTH_EV_CONN_OPEN;
+	event->role = role;
+	event->protocol = IPPROTO_TCP;
+	fill_sockops_addrs(event, skops);
+	event->cgroup_id = cgroup_id;
+	event->socket_cookie = bpf_get_socket_cookie(skops);
+	event->timestamp_ns = state->established_ns;
+	submit_event(event);
+}
+
+/*
+ * tcp_sock's bytes_received and bytes_acked (RFC 4898) count sequence
+ * space, which includes a FIN: a 79-byte request followed by a FIN reads as
+ * 80. berth reports payload, so take the FINs back out. The peer's FIN was
+ * received when tcp_fin() set SOCK_DONE; ours was acked when it was sent (a
+ * FIN_WAIT/CLOSING/LAST_ACK state) and snd_una caught up with write_seq,
+ * which counts the FIN.
+ */
+static __always_inline void payload_bytes(struct bpf_sock_ops *skops, struct bpf_sock *bsk,
+					  __u64 *bytes_in, __u64 *bytes_out)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(bsk);
+	__u32 old_state = skops->args[0];
+	bool fin_sent, fin_received, fin_acked;
+	unsigned long sk_flags;
+
+	*bytes_in = skops->bytes_received;
+	*bytes_out = skops->bytes_acked;
+	if (!tp)
+		return;
+	sk_flags = BPF_CORE_READ((struct sock *)tp, __sk_common.skc_flags);
+	fin_received = sk_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE));
+	fin_sent = old_state == BPF_TCP_FIN_WAIT1 || old_state == BPF_TCP_FIN_WAIT2 ||
+		   old_state == BPF_TCP_CLOSING || old_state == BPF_TCP_LAST_ACK;
+	fin_acked = fin_sent && skops->snd_una == BPF_CORE_READ(tp, write_seq);
+	if (fin_received && *bytes_in)
+		*bytes_in -= 1;
+	if (fin_acked && *bytes_out)
+		*bytes_out -= 1;
+}
+
+static __always_inline void conn_closed(struct bpf_sock_ops *skops)
+{
+	struct berth_port_counters *counters;
+	struct berth_event *event;
+	struct conn_state *state;
+	struct bpf_sock *sk = skops->sk;
+	__u64 now = bpf_ktime_get_ns();
+
+	if (!sk)
+		return;
+	state = bpf_sk_storage_get(&conn_states, sk, 0, 0);
+	if (!state)
+		return; /* established before berth attached */
+
+	counters = port_counters(state->cgroup_id, state->counted_port, IPPROTO_TCP, state->role);
+	if (counters)
+		counters->conns_closed += 1;
+
+	event = reserve_event();
+	if (event) {
+		event->kind = BERTH_EV_CONN_CLOSE;
+		event->role = state->role;
+		event->protocol = IPPROTO_TCP;
+		fill_sockops_addrs(event, skops);
+		event->cgroup_id = state->cgroup_id;
+		event->socket_cookie = bpf_get_socket_cookie(skops);
+		event->timestamp_ns = now;
+		event->duration_ns = now - state->established_ns;
+		payload_bytes(skops, sk, &event->bytes_in, &event->bytes_out);
+		/* tcp_sock keeps srtt_us scaled by 8 (RFC 6298 arithmetic). */
+		event->srtt_us = skops->srtt_us >> 3;
+		event->total_retrans = skops->total_retrans;
+		submit_event(event);
+	}
+	/* A socket reaches TCP_CLOSE once; never report it twice. */
+	bpf_sk_storage_delete(&conn_states, sk);
+}
+
+SEC("sockops")
+int handle_sockops(struct bpf_sock_ops *skops)
+{
+	switch (skops->op) {
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		conn_established(skops, BERTH_ROLE_LOCAL);
+		break;
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+		conn_established(skops, BERTH_ROLE_REMOTE);
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		if (skops->args[1] == BPF_TCP_CLOSE)
+			conn_closed(skops);
+		break;
+	}
+	return SOCK_OPS_CONTINUE;
+}
+
+/*
+ * Whether the socket serves (counted under its own port) or is a client
+ * (counted under the peer's port). Connections berth saw established carry
+ * the answer in their storage; listeners and explicitly bound ports serve;
+ * for anything older than berth, the lower port is taken as the service.
+ */
+static __always_inline __u8 socket_role(struct bpf_sock *sk, __u64 cgroup_id,
+					const struct packet_info *pkt, __u16 local_port,
+					__u16 remote_port)
+{
+	struct bound_port_key bound = {
+		.cgroup_id = cgroup_id,
+		.port = local_port,
+		.protocol = pkt->protocol,
+	};
+
+	if (pkt->protocol == IPPROTO_TCP) {
+		struct conn_state *state;
+
+		if (sk->state == BPF_TCP_LISTEN)
+			return BERTH_ROLE_LOCAL;
+		if (sk->state == BPF_TCP_SYN_SENT)
+			return BERTH_ROLE_REMOTE;
+		state = bpf_sk_storage_get(&conn_states, sk, 0, 0);
+		if (state)
+			return state->role;
+	}
+	if (bpf_map_lookup_elem(&bound_ports, &bound))
+		return BERTH_ROLE_LOCAL;
+	return local_port <= remote_port ? BERTH_ROLE_LOCAL : BERTH_ROLE_REMOTE;
+}
+
+static __always_inline int count_skb(struct __sk_buff *skb, bool ingress)
+{
+	struct berth_port_counters *counters;
+	struct packet_info pkt = {};
+	struct hdr_cursor nh;
+	struct bpf_sock *sk;
+	void *data_end = (void *)(long)skb->data_end;
+	__u16 local_port, remote_port, port;
+	__u64 cgroup_id, payload, segs;
+	__u8 role;
+
+	nh.pos = (void *)(long)skb->data;
+	if (parse_ip_l4(&nh, data_end, skb->protocol, &pkt) < 0)
+		return CGROUP_SKB_ALLOW;
+	sk = skb->sk;
+	if (!sk)
+		return CGROUP_SKB_ALLOW;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return CGROUP_SKB_ALLOW;
+
+	local_port = ingress ? pkt.dport : pkt.sport;
+	remote_port = ingress ? pkt.sport : pkt.dport;
+	cgroup_id = bpf_skb_cgroup_id(skb);
+	role = socket_role(sk, cgroup_id, &pkt, local_port, remote_port);
+	port = role == BERTH_ROLE_LOCAL ? local_port : remote_port;
+
+	counters = port_counters(cgroup_id, port, pkt.protocol, role);
+	if (!counters)
+		return CGROUP_SKB_ALLOW;
+	/* skb->len counts one set of headers even for a GSO super-packet. */
+	payload = skb->len > pkt.l4_payload_offset ? skb->len - pkt.l4_payload_offset : 0;
+	segs = skb->gso_segs ? skb->gso_segs : 1;
+	if (ingress) {
+		counters->bytes_in += payload;
+		counters->packets_in += segs;
+	} else {
+		counters->bytes_out += payload;
+		counters->packets_out += segs;
+	}
+	return CGROUP_SKB_ALLOW;
+}
+
+SEC("cgroup_skb/ingress")
+int count_ingress(struct __sk_buff *skb)
+{
+	return count_skb(skb, true);
+}
+
+SEC("cgroup_skb/egress")
+int count_egress(struct __sk_buff *skb)
+{
+	return count_skb(skb, false);
+}
+
+/*
+ * family is a constant per program: post_bind4 may not read src_ip6 and the
+ * verifier rejects the access even on a path that never runs.
+ */
+static __always_inline int record_bind(struct bpf_sock *sk, __u8 family)
+{
+	struct bound_port_key bound = {};
+	struct berth_event *event;
+	__u64 cgroup_id = bpf_get_current_cgroup_id();
+	__u8 one = 1;
+
+	if (sk->protocol != IPPROTO_TCP && sk->protocol != IPPROTO_UDP)
+		return CGROUP_SOCK_ALLOW;
+
+	bound.cgroup_id = cgroup_id;
+	bound.port = sk->src_port;
+	bound.protocol = sk->protocol;
+	if (bpf_map_update_elem(&bound_ports, &bound, &one, 0))
+		count_health(BERTH_CNT_BIND_MAP_FULL);
+
+	event = reserve_event();
+	if (!event)
+		return CGROUP_SOCK_ALLOW;
+	event->kind = BERTH_EV_BIND;
+	event->role = BERTH_ROLE_LOCAL;
+	event->protocol = sk->protocol;
+	event->family = family;
+	event->local_port = sk->src_port;
+	if (family == AF_INET) {
+		addr_from_ipv4(event->local_addr, sk->src_ip4);
+	} else {
+		__u32 *local = (__u32 *)event->local_addr;
+
+		local[0] = sk->src_ip6[0];
+		local[1] = sk->src_ip6[1];
+		local[2] = sk->src_ip6[2];
+		local[3] = sk->src_ip6[3];
+	}
+	event->cgroup_id = cgroup_id;
+	event->socket_cookie = bpf_get_socket_cookie(sk);
+	event->timestamp_ns = bpf_ktime_get_ns();
+	submit_event(event);
+	return CGROUP_SOCK_ALLOW;
+}
+
+SEC("cgroup/post_bind4")
+int record_bind4(struct bpf_sock *sk)
+{
+	return record_bind(sk, AF_INET);
+}
+
+SEC("cgroup/post_bind6")
+int record_bind6(struct bpf_sock *sk)
+{
+	return record_bind(sk, AF_INET6);
+}
+
+SEC("xdp")
+int count_xdp(struct xdp_md *ctx)
+{
+	static const struct berth_xdp_counters zero_port;
+	struct berth_xdp_source_key source_key;
+	struct berth_xdp_port_key port_key = {};
+	struct berth_xdp_counters *port;
+	struct berth_xdp_source *source;
+	struct packet_info pkt = {};
+	struct hdr_cursor nh;
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u64 bytes = data_end - data;
+	__u64 syn;
+	int eth_proto;
+
+	nh.pos = data;
+	eth_proto = parse_ethhdr(&nh, data_end);
+	if (eth_proto < 0) {
+		count_health(BERTH_CNT_XDP_MALFORMED);
+		return XDP_PASS;
+	}
+	if (eth_proto != bpf_htons(ETH_P_IP) && eth_proto != bpf_htons(ETH_P_IPV6))
+		return XDP_PASS; /* ARP, LLDP, ...: nothing berth counts */
+	if (parse_ip_l4(&nh, data_end, eth_proto, &pkt) < 0) {
+		count_health(BERTH_CNT_XDP_MALFORMED);
+		return XDP_PASS;
+	}
+	syn = pkt.protocol == IPPROTO_TCP &&
+	      (pkt.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
+
+	port_key.ifindex = ctx->ingress_ifindex;
+	port_key.port = pkt.dport;
+	port_key.protocol = pkt.protocol;
+	port = lookup_or_try_init(&xdp_ports, &port_key, &zero_port);
+	if (port) {
+		port->packets += 1;
+		port->bytes += bytes;
+		port->syns += syn;
+	} else {
+		count_health(BERTH_CNT_XDP_PORT_MAP_FULL);
+	}
+
+	__builtin_memcpy(source_key.addr, pkt.saddr, BERTH_ADDR_LEN);
+	source = bpf_map_lookup_elem(&xdp_sources, &source_key);
+	if (source) {
+		source->packets += 1;
+		source->bytes += bytes;
+		source->syns += syn;
+		source->last_seen_ns = bpf_ktime_get_ns();
+	} else {
+		struct berth_xdp_source fresh = {
+			.packets = 1,
+			.bytes = bytes,
+			.syns = syn,
+			.last_seen_ns = bpf_ktime_get_ns(),
+		};
+
+		/* Inserts minus live entries is what the LRU evicted. */
+		if (!bpf_map_update_elem(&xdp_sources, &source_key, &fresh, BPF_NOEXIST))
+			count_health(BERTH_CNT_XDP_SOURCE_INSERTS);
+	}
+	return XDP_PASS;
+}

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Structures shared by the kernel programs (bpf/) and user space (src/).
+ *
+ * Only fixed-width types. Byte order is stated on each field: ports are in
+ * host byte order everywhere (the kernel side converts once, where it reads
+ * them), addresses are in network byte order, 16 bytes, with IPv4 stored as
+ * an IPv4-mapped IPv6 address (::ffff:a.b.c.d) so that one code path handles
+ * both families.
+ */
+#ifndef BERTH_H
+#define BERTH_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define BERTH_ADDR_LEN 16
+
+/* Ring-buffer record kinds. */
+enum berth_event_kind {
+	BERTH_EV_CONN_OPEN = 1,	 /* TCP connection established */
+	BERTH_EV_CONN_CLOSE = 2, /* TCP connection reached TCP_CLOSE */
+	BERTH_EV_BIND = 3,	 /* a socket bound a local address and port */
+};
+
+/*
+ * Which end of a connection a socket is. For counters it also says what the
+ * port of a berth_port_key is: the socket's own port when it serves
+ * (LOCAL), the peer's port when it is the client (REMOTE). Keying client
+ * traffic by the peer's port keeps ephemeral ports out of the maps.
+ */
+enum berth_role {
+	BERTH_ROLE_LOCAL = 1,  /* accepted (passive) or bound server socket */
+	BERTH_ROLE_REMOTE = 2, /* initiated (active) or unbound client socket */
+};
+
+struct berth_event {
+	__u8 kind;			  /* enum berth_event_kind */
+	__u8 role;			  /* enum berth_role */
+	__u8 protocol;			  /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 family;			  /* AF_INET or AF_INET6: the socket's family */
+	__u16 local_port;		  /* host byte order */
+	__u16 remote_port;		  /* host byte order; 0 for BIND */
+	__u8 local_addr[BERTH_ADDR_LEN];  /* network byte order, v4-mapped */
+	__u8 remote_addr[BERTH_ADDR_LEN]; /* network byte order, v4-mapped */
+	__u64 cgroup_id;		  /* cgroup v2 id of the socket (not of current) */
+	__u64 socket_cookie;		  /* stable per socket; joins open and close */
+	__u64 timestamp_ns;		  /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 duration_ns;		  /* CONN_CLOSE: established to close */
+	__u64 bytes_in;			  /* CONN_CLOSE: payload received (tcp bytes_received) */
+	__u64 bytes_out;		  /* CONN_CLOSE: payload sent and acked (tcp bytes_acked) */
+	__u32 srtt_us;			  /* CONN_CLOSE: smoothed RTT in microseconds */
+	__u32 total_retrans;		  /* CONN_CLOSE: retransmitted segments */
+};
+
+/* Per-CPU counters kept by the cgroup programs, key of port_traffic. */
+struct berth_port_key {
+	__u64 cgroup_id; /* cgroup v2 id of the socket */
+	__u16 port;	 /* host byte order; meaning depends on role */
+	__u8 protocol;	 /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 role;	 /* enum berth_role */
+	__u32 pad;	 /* zero: keys are compared as bytes */
+};
+
+struct berth_port_counters {
+	__u64 conns_opened; /* TCP connections established (sockops) */
+	__u64 conns_closed; /* TCP connections closed (sockops) */
+	__u64 bytes_in;	    /* L4 payload bytes received (cgroup_skb ingress) */
+	__u64 bytes_out;    /* L4 payload bytes sent (cgroup_skb egress) */
+	__u64 packets_in;   /* segments received, GSO/GRO counted per segment */
+	__u64 packets_out;  /* segments sent, GSO counted per segment */
+};
+
+/* Per-CPU counters kept by XDP on a host interface, key of xdp_ports. */
+struct berth_xdp_port_key {
+	__u32 ifindex;
+	__u16 port;    /* destination port, host byte order */
+	__u8 protocol; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad;
+};
+
+struct berth_xdp_counters {
+	__u64 packets;
+	__u64 bytes; /* frame bytes, from the Ethernet header on */
+	__u64 syns;  /* TCP SYN without ACK: connection attempts */
+};
+
+/* Key of xdp_sources (LRU, per CPU): the packet's source address. */
+struct berth_xdp_source_key {
+	__u8 addr[BERTH_ADDR_LEN]; /* network byte order, v4-mapped */
+};
+
+struct berth_xdp_source {
+	__u64 packets;
+	__u64 bytes;
+	__u64 syns;
+	__u64 last_seen_ns; /* bpf_ktime_get_ns() */
+};
+
+/*
+ * Health counters, a per-CPU array indexed by this enum. Every way the
+ * kernel side can lose data has its own slot, so user space can report each
+ * loss by cause.
+ */
+enum berth_counter {
+	BERTH_CNT_RINGBUF_DROPS = 0,   /* ring buffer reservation failed */
+	BERTH_CNT_PORT_MAP_FULL,       /* port_traffic insert failed */
+	BERTH_CNT_XDP_PORT_MAP_FULL,   /* xdp_ports insert failed */
+	BERTH_CNT_CONN_STORAGE_FAILED, /* sk_storage get failed: conn untracked */
+	BERTH_CNT_BIND_MAP_FULL,       /* bound_ports insert failed */
+	BERTH_CNT_XDP_SOURCE_INSERTS,  /* new xdp_sources entries (for evictions) */
+	BERTH_CNT_XDP_MALFORMED,       /* truncated or unparsable frames (passed) */
+	BERTH_CNT__MAX,
+};
+
+#endif /* BERTH_H */

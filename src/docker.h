@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Docker Engine API over its unix socket: the containers and their ports. */
+#ifndef BERTH_DOCKER_H
+#define BERTH_DOCKER_H
+
+#include <stddef.h>
+
+#include "inventory.h"
+
+#define DOCKER_DEFAULT_SOCKET "/var/run/docker.sock"
+/* A listing larger than this is refused rather than buffered. */
+#define DOCKER_MAX_RESPONSE (32u << 20)
+
+/*
+ * GET /containers/json from the Engine API at socket_path into out.
+ * Returns 0, or -1 with a one-line reason in err.
+ */
+int docker_list_containers(const char *socket_path, struct container_list *out, char *err,
+			   size_t errlen);
+
+/*
+ * Parses a /containers/json body (pure; unit-tested and fuzzed). Returns 0,
+ * or -1 with the reason and position in err.
+ */
+int docker_parse_containers(const char *body, size_t len, struct container_list *out, char *err,
+			    size_t errlen);
+
+#endif

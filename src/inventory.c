@@ -1,0 +1,159 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "inventory.h"
+
+/* Unknown cgroup ids re-walk cgroupfs at most this often. */
+#define CGROUP_WALK_INTERVAL_MS 200
+
+void container_list_free(struct container_list *list)
+{
+	for (unsigned int i = 0; i < list->count; i++)
+		free(list->items[i].bindings);
+	free(list->items);
+	memset(list, 0, sizeof(*list));
+}
+
+struct container *container_list_add(struct container_list *list)
+{
+	struct container *c;
+
+	if (list->count == list->capacity) {
+		unsigned int capacity = list->capacity ? list->capacity * 2 : 16;
+		struct container *items = realloc(list->items, capacity * sizeof(*items));
+
+		if (!items)
+			return NULL;
+		list->items = items;
+		list->capacity = capacity;
+	}
+	c = &list->items[list->count++];
+	memset(c, 0, sizeof(*c));
+	return c;
+}
+
+int container_add_binding(struct container *c, const struct port_binding *b)
+{
+	struct port_binding *bindings;
+
+	bindings = realloc(c->bindings, (c->n_bindings + 1) * sizeof(*bindings));
+	if (!bindings)
+		return -ENOMEM;
+	bindings[c->n_bindings++] = *b;
+	c->bindings = bindings;
+	return 0;
+}
+
+int inventory_init(struct inventory *inv, const char *cgroup_mount)
+{
+	int err;
+
+	memset(inv, 0, sizeof(*inv));
+	err = cgroup_paths_init(&inv->cgroups, cgroup_mount);
+	if (err)
+		return err;
+	return hashmap_init(&inv->by_cgroup, sizeof(uint64_t), sizeof(struct cgroup_entry));
+}
+
+void inventory_free(struct inventory *inv)
+{
+	struct cgroup_entry *entry;
+	size_t iter = 0;
+
+	while (hashmap_next(&inv->by_cgroup, &iter, NULL, (void **)&entry))
+		free(entry->path);
+	hashmap_free(&inv->by_cgroup);
+	cgroup_paths_free(&inv->cgroups);
+	container_list_free(&inv->containers);
+}
+
+void inventory_set_containers(struct inventory *inv, struct container_list *list)
+{
+	container_list_free(&inv->containers);
+	inv->containers = *list;
+	memset(list, 0, sizeof(*list));
+}
+
+const struct cgroup_entry *inventory_cgroup(struct inventory *inv, uint64_t cgroup_id)
+{
+	struct cgroup_entry *entry = hashmap_get(&inv->by_cgroup, &cgroup_id);
+	const char *path;
+	bool inserted;
+
+	if (entry)
+		return entry;
+	path = cgroup_paths_lookup(&inv->cgroups, cgroup_id, CGROUP_WALK_INTERVAL_MS);
+	if (!path)
+		return NULL;
+	entry = hashmap_upsert(&inv->by_cgroup, &cgroup_id, &inserted);
+	if (!entry)
+		return NULL;
+	entry->path = strdup(path);
+	if (!entry->path) {
+		hashmap_remove(&inv->by_cgroup, &cgroup_id);
+		return NULL;
+	}
+	entry->is_container = cgroup_path_container(path, &entry->from_path);
+	return entry;
+}
+
+void inventory_forget_cgroup(struct inventory *inv, uint64_t cgroup_id)
+{
+	struct cgroup_entry *entry = hashmap_get(&inv->by_cgroup, &cgroup_id);
+
+	if (!entry)
+		return;
+	free(entry->path);
+	hashmap_remove(&inv->by_cgroup, &cgroup_id);
+}
+
+const struct container *inventory_container(const struct inventory *inv, const char *id)
+{
+	for (unsigned int i = 0; i < inv->containers.count; i++)
+		if (!strcmp(inv->containers.items[i].id, id))
+			return &inv->containers.items[i];
+	return NULL;
+}
+
+static bool is_ipv4_literal(const char *ip)
+{
+	return strchr(ip, ':') == NULL;
+}
+
+const struct port_binding *container_binding(const struct container *c, uint16_t container_port,
+					     uint8_t protocol)
+{
+	const struct port_binding *first = NULL;
+
+	for (unsigned int i = 0; i < c->n_bindings; i++) {
+		const struct port_binding *b = &c->bindings[i];
+
+		if (b->container_port != container_port || b->protocol != protocol)
+			continue;
+		if (is_ipv4_literal(b->host_ip))
+			return b;
+		if (!first)
+			first = b;
+	}
+	return first;
+}
+
+const struct container *inventory_by_host_port(const struct inventory *inv, uint16_t host_port,
+					       uint8_t protocol,
+					       const struct port_binding **binding)
+{
+	for (unsigned int i = 0; i < inv->containers.count; i++) {
+		const struct container *c = &inv->containers.items[i];
+
+		for (unsigned int j = 0; j < c->n_bindings; j++) {
+			if (c->bindings[j].host_port == host_port &&
+			    c->bindings[j].protocol == protocol) {
+				*binding = &c->bindings[j];
+				return c;
+			}
+		}
+	}
+	return NULL;
+}

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The inventory: which container a cgroup id belongs to, and which host
+ * address and port publish each container port. One place answers that for
+ * every part of berth; each runtime feeds it (docker.c today).
+ */
+#ifndef BERTH_INVENTORY_H
+#define BERTH_INVENTORY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "cgroup.h"
+#include "hashmap.h"
+
+#define CONTAINER_NAME_MAX 256
+#define IMAGE_NAME_MAX 512
+
+/* host_ip:host_port -> container_port/protocol, ports in host byte order. */
+struct port_binding {
+	char host_ip[ADDR_STRLEN]; /* as the runtime says: "0.0.0.0", "::", "127.0.0.1" */
+	uint16_t host_port;
+	uint16_t container_port;
+	uint8_t protocol; /* IPPROTO_TCP or IPPROTO_UDP */
+};
+
+struct container {
+	char id[CONTAINER_ID_MAX + 1];
+	char name[CONTAINER_NAME_MAX]; /* empty when only the cgroup path is known */
+	char image[IMAGE_NAME_MAX];
+	const char *runtime;
+	struct port_binding *bindings;
+	unsigned int n_bindings;
+};
+
+/* What one runtime listing returned: replaces that runtime's containers. */
+struct container_list {
+	struct container *items;
+	unsigned int count;
+	unsigned int capacity;
+};
+
+void container_list_free(struct container_list *list);
+struct container *container_list_add(struct container_list *list);
+int container_add_binding(struct container *c, const struct port_binding *b);
+
+struct inventory {
+	struct cgroup_paths cgroups;
+	struct hashmap by_cgroup;	  /* uint64_t cgroup id -> struct cgroup_entry */
+	struct container_list containers; /* from the runtime API */
+};
+
+/* What berth knows of a cgroup: its path and its container, if any. */
+struct cgroup_entry {
+	char *path;			   /* relative to the cgroup2 mount, owned */
+	bool is_container;		   /* path matched a runtime's layout */
+	struct cgroup_container from_path; /* runtime and id from the path */
+};
+
+int inventory_init(struct inventory *inv, const char *cgroup_mount);
+void inventory_free(struct inventory *inv);
+
+/* Replaces the runtime's view; cgroup entries stay valid. */
+void inventory_set_containers(struct inventory *inv, struct container_list *list);
+
+/*
+ * The cgroup entry for id (resolving the path on a miss), or NULL while the
+ * id is unknown to cgroupfs.
+ */
+const struct cgroup_entry *inventory_cgroup(struct inventory *inv, uint64_t cgroup_id);
+
+/* The runtime's record for a container id, or NULL. */
+const struct container *inventory_container(const struct inventory *inv, const char *id);
+
+/*
+ * The binding that publishes container_port/protocol of c: IPv4 bindings
+ * before IPv6 ones (Docker lists 0.0.0.0 and :: for one -p), else NULL.
+ */
+const struct port_binding *container_binding(const struct container *c, uint16_t container_port,
+					     uint8_t protocol);
+
+/* The container and binding that publish host_port/protocol, or NULL. */
+const struct container *inventory_by_host_port(const struct inventory *inv, uint16_t host_port,
+					       uint8_t protocol,
+					       const struct port_binding **binding);
+
+/* Forgets cgroup ids that no longer exist (removed containers). */
+void inventory_forget_cgroup(struct inventory *inv, uint64_t cgroup_id);
+
+#endif

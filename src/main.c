@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* berth's command line: subcommands, flags, help with examples. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "docker.h"
+#include "log.h"
+#include "watch.h"
+
+static const char main_usage[] =
+	"Usage: berth <command> [options]\n"
+	"\n"
+	"Container-aware eBPF monitor of the ports containers publish.\n"
+	"\n"
+	"Commands:\n"
+	"  watch      stream connection, listen and per-port counter events as JSON Lines\n"
+	"  version    print the version\n"
+	"  help       show this help, or `berth help <command>`\n"
+	"\n"
+	"Run `berth <command> --help` for a command's options.\n"
+	"\n"
+	"EXAMPLES:\n"
+	"  sudo berth watch                       # every container, counters every 10 s\n"
+	"  sudo berth watch --iface eth0 | jq .   # plus the host view of published ports\n";
+
+static const char watch_usage[] =
+	"Usage: berth watch [options]\n"
+	"\n"
+	"Attaches berth's eBPF programs at the cgroup v2 root (every container, from its\n"
+	"first socket) and, with --iface, XDP on host interfaces; prints one JSON object\n"
+	"per line (ECS fields) on stdout: connection-accepted, connection-initiated,\n"
+	"connection-closed, listen, port-stats and events-lost. Diagnostics go to stderr.\n"
+	"SIGINT or SIGTERM detaches everything, flushes the last counters and exits 0.\n"
+	"\n"
+	"Options:\n"
+	"  -i, --iface IF          attach XDP to interface IF (repeatable): packets, bytes\n"
+	"                          and SYNs per destination port as the host sees them\n"
+	"      --xdp-mode MODE     auto (default: native if the driver has it, else\n"
+	"                          generic), native or generic\n"
+	"  -n, --interval S        seconds between port-stats records (default 10)\n"
+	"      --docker-socket P   Docker Engine API socket (default /var/run/docker.sock)\n"
+	"  -a, --all               also report host processes (cgroups that are not\n"
+	"                          containers) and unpublished ports on --iface\n"
+	"      --ringbuf-size N    ring buffer size, a power of two (default 8M)\n"
+	"  -v, --verbose           debug output, including libbpf's\n"
+	"  -h, --help              show this help\n"
+	"\n"
+	"Exit status: 0 stopped by a signal, 1 runtime failure, 2 usage error.\n"
+	"\n"
+	"EXAMPLES:\n"
+	"  # connections and counters of every container, as JSON Lines\n"
+	"  sudo berth watch\n"
+	"\n"
+	"  # plus the host view on eth0, counters every 5 s, pretty-printed\n"
+	"  sudo berth watch --iface eth0 --interval 5 | jq .\n"
+	"\n"
+	"  # only who connects to published ports\n"
+	"  sudo berth watch | jq -c 'select(.event.action == \"connection-accepted\" and .berth.port)'\n";
+
+static int usage_error(const char *command, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "berth %s: ", command);
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry `berth %s --help`.\n", command);
+	return EXIT_USAGE;
+}
+
+static int cmd_watch(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+		{ "iface", required_argument, NULL, 'i' },
+		{ "xdp-mode", required_argument, NULL, 'X' },
+		{ "interval", required_argument, NULL, 'n' },
+		{ "docker-socket", required_argument, NULL, 'D' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "ringbuf-size", required_argument, NULL, 'R' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct watch_options opts = {
+		.interval_s = 10,
+		.docker_socket = DOCKER_DEFAULT_SOCKET,
+	};
+	unsigned long long size;
+	unsigned long value;
+	char err[256];
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "i:n:avh", long_options, NULL)) != -1) {
+		switch (opt) {
+		case 'i':
+			if (opts.n_ifaces == MAX_IFACES)
+				return usage_error("watch", "--iface: at most 32 interfaces%s", "");
+			opts.ifaces[opts.n_ifaces++] = optarg;
+			break;
+		case 'X':
+			if (!strcmp(optarg, "auto"))
+				opts.xdp_mode = XDP_MODE_AUTO;
+			else if (!strcmp(optarg, "native"))
+				opts.xdp_mode = XDP_MODE_NATIVE;
+			else if (!strcmp(optarg, "generic"))
+				opts.xdp_mode = XDP_MODE_GENERIC;
+			else
+				return usage_error("watch",
+						   "--xdp-mode: expected auto, native or generic, "
+						   "got '%s'",
+						   optarg);
+			break;
+		case 'n':
+			if (cli_parse_uint("--interval", optarg, 1, 86400, &value, err,
+					   sizeof(err)))
+				return usage_error("watch", "%s", err);
+			opts.interval_s = value;
+			break;
+		case 'D':
+			opts.docker_socket = optarg;
+			break;
+		case 'a':
+			opts.all = true;
+			break;
+		case 'R':
+			if (cli_parse_size("--ringbuf-size", optarg, 1 << 16, 1ULL << 30, &size,
+					   err, sizeof(err)))
+				return usage_error("watch", "%s", err);
+			if (size & (size - 1))
+				return usage_error("watch",
+						   "--ringbuf-size: %s is not a power of two",
+						   optarg);
+			opts.ringbuf_bytes = size;
+			break;
+		case 'v':
+			log_verbose = true;
+			break;
+		case 'h':
+			fputs(watch_usage, stdout);
+			return EXIT_OK;
+		default:
+			fprintf(stderr, "Try `berth watch --help`.\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		return usage_error("watch", "unexpected argument '%s'", argv[optind]);
+	return watch_run(&opts);
+}
+
+static int cmd_version(void)
+{
+	printf("berth %s (%s)\n", BERTH_VERSION, BERTH_GIT_REV);
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	const char *command = argc > 1 ? argv[1] : NULL;
+
+	log_setup_libbpf();
+	if (!command) {
+		fputs(main_usage, stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(command, "watch"))
+		return cmd_watch(argc - 1, argv + 1);
+	if (!strcmp(command, "version") || !strcmp(command, "--version"))
+		return cmd_version();
+	if (!strcmp(command, "help") || !strcmp(command, "--help") || !strcmp(command, "-h")) {
+		if (argc > 2 && !strcmp(argv[2], "watch"))
+			fputs(watch_usage, stdout);
+		else
+			fputs(main_usage, stdout);
+		return EXIT_OK;
+	}
+	fprintf(stderr, "berth: unknown command '%s'\n\n%s", command, main_usage);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,524 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * `berth watch`: the one event loop. A single epoll set holds the ring
+ * buffer, a timerfd for the stats interval, a short timerfd that drains the
+ * ring buffer between wakeups, and a signalfd; nothing else blocks.
+ */
+#define _GNU_SOURCE
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "berth.skel.h"
+#include "cgroup.h"
+#include "docker.h"
+#include "inventory.h"
+#include "json.h"
+#include "log.h"
+#include "stats.h"
+#include "watch.h"
+
+/*
+ * The kernel wakes us once this much is queued; below it, the drain timer
+ * picks records up. Bounds both the wakeup rate under load and the delay of
+ * an event when traffic is light.
+ */
+#define WAKEUP_DATA_BYTES (32u * 1024)
+#define DRAIN_INTERVAL_MS 100
+/* Re-list containers at most this often when an unknown one shows up. */
+#define DOCKER_REFRESH_MIN_MS 1000
+
+struct watcher {
+	const struct watch_options *opts;
+	struct loader loader;
+	struct ring_buffer *rb;
+	struct inventory inv;
+	struct stats stats;
+	struct ecs_meta meta;
+	char host_name[256];
+	char cgroup_mount[4096];
+	FILE *out;
+	int epoll_fd, stats_timer_fd, drain_timer_fd, signal_fd;
+	int64_t mono_to_real_ns;
+	bool docker_reachable;
+	bool docker_state_known;
+	struct timespec last_docker_list;
+	uint64_t xdp_source_entries;
+	uint64_t xdp_evicted_reported;
+	bool output_failed;
+};
+
+static int64_t clock_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void sync_clocks(struct watcher *w)
+{
+	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC; records carry wall time. */
+	w->mono_to_real_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_MONOTONIC);
+}
+
+static uint64_t realtime_of(const struct watcher *w, uint64_t mono_ns)
+{
+	return mono_ns + w->mono_to_real_ns;
+}
+
+static uint64_t now_realtime(void)
+{
+	return clock_ns(CLOCK_REALTIME);
+}
+
+static void emit(struct watcher *w, json_t *rec)
+{
+	if (json_write_line(w->out, rec) && !w->output_failed) {
+		w->output_failed = true;
+		log_error("cannot write events to stdout: %s", strerror(errno));
+	}
+}
+
+static void list_docker_containers(struct watcher *w)
+{
+	struct container_list list;
+	char err[512];
+
+	clock_gettime(CLOCK_MONOTONIC, &w->last_docker_list);
+	if (docker_list_containers(w->opts->docker_socket, &list, err, sizeof(err))) {
+		if (w->docker_reachable || !w->docker_state_known)
+			log_warn("Docker API unavailable (%s): containers are named by their "
+				 "cgroup path only",
+				 err);
+		w->docker_reachable = false;
+		w->docker_state_known = true;
+		return;
+	}
+	if (!w->docker_reachable && w->docker_state_known)
+		log_info("Docker API reachable again at %s", w->opts->docker_socket);
+	w->docker_reachable = true;
+	w->docker_state_known = true;
+	inventory_set_containers(&w->inv, &list);
+}
+
+static void maybe_relist_docker(struct watcher *w)
+{
+	struct timespec now;
+	long elapsed_ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	elapsed_ms = (now.tv_sec - w->last_docker_list.tv_sec) * 1000 +
+		     (now.tv_nsec - w->last_docker_list.tv_nsec) / 1000000;
+	if (elapsed_ms >= DOCKER_REFRESH_MIN_MS)
+		list_docker_containers(w);
+}
+
+/*
+ * Fills who for a socket of cgroup_id serving port/protocol (role LOCAL) or
+ * reaching it (REMOTE). Returns false when the record is not reported:
+ * without --all, only containers are.
+ */
+static bool attribute(struct watcher *w, uint64_t cgroup_id, uint16_t port, uint8_t protocol,
+		      uint8_t role, struct attribution *who)
+{
+	const struct cgroup_entry *entry = inventory_cgroup(&w->inv, cgroup_id);
+	const struct container *c;
+
+	memset(who, 0, sizeof(*who));
+	who->cgroup_id = cgroup_id;
+	if (!entry)
+		return w->opts->all;
+	who->cgroup_path = entry->path;
+	if (!entry->is_container)
+		return w->opts->all;
+
+	who->container_id = entry->from_path.id;
+	who->runtime = entry->from_path.runtime;
+	c = inventory_container(&w->inv, entry->from_path.id);
+	if (!c && !strcmp(entry->from_path.runtime, "docker")) {
+		/* Started after the last listing: ask again (rate-limited). */
+		maybe_relist_docker(w);
+		c = inventory_container(&w->inv, entry->from_path.id);
+	}
+	if (c) {
+		who->container_name = c->name;
+		who->image = c->image;
+		if (role == BERTH_ROLE_LOCAL)
+			who->binding = container_binding(c, port, protocol);
+	}
+	return true;
+}
+
+static int handle_event(void *ctx, void *data, size_t size)
+{
+	struct watcher *w = ctx;
+	const struct berth_event *ev = data;
+	struct attribution who;
+	uint16_t port;
+
+	if (size < sizeof(*ev))
+		return 0;
+	port = ev->role == BERTH_ROLE_LOCAL ? ev->local_port : ev->remote_port;
+	if (!attribute(w, ev->cgroup_id, port, ev->protocol, ev->role, &who))
+		return 0;
+	switch (ev->kind) {
+	case BERTH_EV_CONN_OPEN:
+	case BERTH_EV_CONN_CLOSE:
+		emit(w, ecs_connection(&w->meta, realtime_of(w, ev->timestamp_ns), ev, &who));
+		break;
+	case BERTH_EV_BIND:
+		emit(w, ecs_listen(&w->meta, realtime_of(w, ev->timestamp_ns), ev, &who));
+		break;
+	}
+	return 0;
+}
+
+static void report_ports(struct watcher *w, uint64_t now)
+{
+	struct berth_port_key *key;
+	struct port_entry *entry;
+	size_t iter = 0;
+
+	if (stats_read_ports(&w->stats, bpf_map__fd(w->loader.skel->maps.port_traffic)))
+		log_warn("cannot read port counters: %s", strerror(errno));
+	while (hashmap_next(&w->stats.ports, &iter, (void **)&key, (void **)&entry)) {
+		struct port_stats_report report = {
+			.port = key->port,
+			.protocol = key->protocol,
+			.role = key->role,
+			.interval_s = w->opts->interval_s,
+			.total = entry->total,
+		};
+		struct attribution who;
+
+		counters_sub(&entry->total, &entry->reported, sizeof(entry->total),
+			     &report.interval);
+		if (counters_zero(&report.interval, sizeof(report.interval)))
+			continue;
+		entry->reported = entry->total;
+		if (!attribute(w, key->cgroup_id, key->port, key->protocol, key->role, &who))
+			continue;
+		emit(w, ecs_port_stats(&w->meta, now, &report, &who));
+	}
+}
+
+static const struct xdp_attachment *xdp_by_ifindex(const struct watcher *w, int ifindex)
+{
+	for (unsigned int i = 0; i < w->loader.n_xdp; i++)
+		if (w->loader.xdp[i].ifindex == ifindex)
+			return &w->loader.xdp[i];
+	return NULL;
+}
+
+static void report_xdp(struct watcher *w, uint64_t now)
+{
+	struct berth_xdp_port_key *key;
+	struct xdp_entry *entry;
+	size_t iter = 0;
+
+	if (!w->loader.n_xdp)
+		return;
+	if (stats_read_xdp(&w->stats, bpf_map__fd(w->loader.skel->maps.xdp_ports)))
+		log_warn("cannot read interface counters: %s", strerror(errno));
+	while (hashmap_next(&w->stats.xdp, &iter, (void **)&key, (void **)&entry)) {
+		const struct xdp_attachment *att = xdp_by_ifindex(w, key->ifindex);
+		struct xdp_stats_report report = {
+			.port = key->port,
+			.protocol = key->protocol,
+			.interval_s = w->opts->interval_s,
+			.total = entry->total,
+			.interface = att ? att->name : "?",
+			.xdp_mode = att ? att->mode : "unknown",
+		};
+		const struct port_binding *binding = NULL;
+		const struct container *c;
+		struct attribution who = { 0 };
+
+		counters_sub(&entry->total, &entry->reported, sizeof(entry->total),
+			     &report.interval);
+		if (counters_zero(&report.interval, sizeof(report.interval)))
+			continue;
+		entry->reported = entry->total;
+		/* The host view: join to the container through its binding. */
+		c = inventory_by_host_port(&w->inv, key->port, key->protocol, &binding);
+		if (!c && !w->opts->all)
+			continue;
+		if (c) {
+			who.container_id = c->id;
+			who.container_name = c->name;
+			who.image = c->image;
+			who.runtime = c->runtime;
+			who.binding = binding;
+		}
+		emit(w, ecs_xdp_port_stats(&w->meta, now, &report, c ? &who : NULL));
+	}
+}
+
+static uint64_t count_map_entries(int map_fd, size_t key_size)
+{
+	unsigned char key[64], next[64];
+	void *prev = NULL;
+	uint64_t n = 0;
+
+	while (!bpf_map_get_next_key(map_fd, prev, next)) {
+		memcpy(key, next, key_size);
+		prev = key;
+		n++;
+	}
+	return n;
+}
+
+static void report_losses(struct watcher *w, uint64_t now)
+{
+	uint64_t evicted;
+
+	if (stats_read_health(&w->stats, bpf_map__fd(w->loader.skel->maps.health)))
+		log_warn("cannot read health counters: %s", strerror(errno));
+	for (int i = 0; i < BERTH_CNT__MAX; i++) {
+		const char *cause = health_loss_cause(i);
+		uint64_t delta = w->stats.health[i] - w->stats.health_reported[i];
+
+		if (!cause || !delta)
+			continue;
+		w->stats.health_reported[i] = w->stats.health[i];
+		emit(w, ecs_events_lost(&w->meta, now, cause, delta, w->stats.health[i]));
+	}
+	if (!w->loader.n_xdp)
+		return;
+	/* An LRU evicts silently: inserts minus live entries is the count. */
+	w->xdp_source_entries = count_map_entries(bpf_map__fd(w->loader.skel->maps.xdp_sources),
+						  sizeof(struct berth_xdp_source_key));
+	evicted = w->stats.health[BERTH_CNT_XDP_SOURCE_INSERTS] > w->xdp_source_entries ?
+			  w->stats.health[BERTH_CNT_XDP_SOURCE_INSERTS] - w->xdp_source_entries :
+			  0;
+	if (evicted > w->xdp_evicted_reported) {
+		emit(w, ecs_events_lost(&w->meta, now, "xdp-source-evicted",
+					evicted - w->xdp_evicted_reported, evicted));
+		w->xdp_evicted_reported = evicted;
+	}
+}
+
+static void report_stats(struct watcher *w)
+{
+	uint64_t now = now_realtime();
+
+	sync_clocks(w);
+	report_ports(w, now);
+	report_xdp(w, now);
+	report_losses(w, now);
+}
+
+static int add_to_epoll(int epoll_fd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static int make_timer(unsigned int interval_ms)
+{
+	struct itimerspec spec = {
+		.it_interval = { interval_ms / 1000, (interval_ms % 1000) * 1000000L },
+		.it_value = { interval_ms / 1000, (interval_ms % 1000) * 1000000L },
+	};
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+
+	if (fd >= 0 && timerfd_settime(fd, 0, &spec, NULL)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void ack_timer(int fd)
+{
+	uint64_t expirations;
+
+	if (read(fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		log_debug("timerfd read: %s", strerror(errno));
+}
+
+static int setup_loop(struct watcher *w)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL))
+		return -1;
+	/* A closed stdout is reported by write(), not by a silent death. */
+	signal(SIGPIPE, SIG_IGN);
+
+	w->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	w->stats_timer_fd = make_timer(w->opts->interval_s * 1000);
+	w->drain_timer_fd = make_timer(DRAIN_INTERVAL_MS);
+	w->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (w->signal_fd < 0 || w->stats_timer_fd < 0 || w->drain_timer_fd < 0 || w->epoll_fd < 0)
+		return -1;
+	if (add_to_epoll(w->epoll_fd, w->signal_fd) ||
+	    add_to_epoll(w->epoll_fd, w->stats_timer_fd) ||
+	    add_to_epoll(w->epoll_fd, w->drain_timer_fd) ||
+	    add_to_epoll(w->epoll_fd, ring_buffer__epoll_fd(w->rb)))
+		return -1;
+	return 0;
+}
+
+/* Returns when a signal asks berth to stop. */
+static int run_loop(struct watcher *w)
+{
+	struct epoll_event events[8];
+
+	for (;;) {
+		int n = epoll_wait(w->epoll_fd, events, 8, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("epoll_wait: %s", strerror(errno));
+			return -1;
+		}
+		for (int i = 0; i < n; i++) {
+			int fd = events[i].data.fd;
+
+			if (fd == w->signal_fd) {
+				struct signalfd_siginfo info;
+
+				if (read(fd, &info, sizeof(info)) != sizeof(info))
+					continue;
+				if (info.ssi_signo == SIGHUP)
+					continue; /* reload: no configuration to reload yet */
+				log_info("signal %d: detaching and flushing", info.ssi_signo);
+				return 0;
+			}
+			if (fd == w->stats_timer_fd) {
+				ack_timer(fd);
+				ring_buffer__consume(w->rb);
+				list_docker_containers(w);
+				report_stats(w);
+			} else if (fd == w->drain_timer_fd) {
+				ack_timer(fd);
+				ring_buffer__consume(w->rb);
+			} else {
+				ring_buffer__consume(w->rb);
+			}
+		}
+		fflush(w->out);
+		if (w->output_failed)
+			return -1;
+	}
+}
+
+static void close_fd(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+int watch_run(const struct watch_options *opts)
+{
+	struct loader_options load_opts = {
+		.ringbuf_bytes = opts->ringbuf_bytes,
+		.wakeup_data_size = WAKEUP_DATA_BYTES,
+	};
+	struct watcher w = {
+		.opts = opts,
+		.loader = { .cgroup_fd = -1 },
+		.out = stdout,
+		.epoll_fd = -1,
+		.stats_timer_fd = -1,
+		.drain_timer_fd = -1,
+		.signal_fd = -1,
+	};
+	static char out_buf[1 << 16];
+	int exit_code = 1;
+	bool inventory_ready = false, stats_ready = false;
+
+	if (loader_preflight())
+		return 1;
+	if (cgroup2_find_mount("/proc/self/mountinfo", w.cgroup_mount, sizeof(w.cgroup_mount))) {
+		log_error(
+			"no cgroup2 file system is mounted: berth needs the unified hierarchy "
+			"(pure cgroup v2 at /sys/fs/cgroup, or hybrid at /sys/fs/cgroup/unified); "
+			"mount it with `mount -t cgroup2 none /sys/fs/cgroup/unified`");
+		return 1;
+	}
+	if (gethostname(w.host_name, sizeof(w.host_name)))
+		snprintf(w.host_name, sizeof(w.host_name), "unknown");
+	w.meta.host_name = w.host_name;
+	w.meta.version = BERTH_VERSION;
+	setvbuf(w.out, out_buf, _IOFBF, sizeof(out_buf));
+
+	if (inventory_init(&w.inv, w.cgroup_mount))
+		goto cleanup;
+	inventory_ready = true;
+	if (stats_init(&w.stats, libbpf_num_possible_cpus()))
+		goto cleanup;
+	stats_ready = true;
+
+	if (loader_open_and_load(&w.loader, &load_opts))
+		goto cleanup;
+	w.rb = ring_buffer__new(bpf_map__fd(w.loader.skel->maps.events), handle_event, &w, NULL);
+	if (!w.rb) {
+		log_error("cannot set up the ring buffer: %s", strerror(errno));
+		goto cleanup;
+	}
+	/* Know the containers before the first event needs them. */
+	list_docker_containers(&w);
+	cgroup_paths_refresh(&w.inv.cgroups);
+	sync_clocks(&w);
+
+	if (loader_attach_cgroup(&w.loader, w.cgroup_mount))
+		goto cleanup;
+	for (unsigned int i = 0; i < opts->n_ifaces; i++) {
+		if (loader_attach_xdp(&w.loader, opts->ifaces[i], opts->xdp_mode)) {
+			exit_code = 2;
+			goto cleanup;
+		}
+		log_info("XDP on %s in %s mode", w.loader.xdp[i].name, w.loader.xdp[i].mode);
+	}
+	if (setup_loop(&w)) {
+		log_error("cannot set up the event loop: %s", strerror(errno));
+		goto cleanup;
+	}
+	log_info("ready: watching every cgroup under %s, stats every %us", w.cgroup_mount,
+		 opts->interval_s);
+
+	if (run_loop(&w))
+		goto cleanup;
+
+	/*
+	 * Detach first so nothing changes while we read: then the drained
+	 * events and the last counters describe the same moment.
+	 */
+	loader_detach(&w.loader);
+	ring_buffer__consume(w.rb);
+	report_stats(&w);
+	fflush(w.out);
+	exit_code = w.output_failed ? 1 : 0;
+
+cleanup:
+	close_fd(w.signal_fd);
+	close_fd(w.stats_timer_fd);
+	close_fd(w.drain_timer_fd);
+	close_fd(w.epoll_fd);
+	ring_buffer__free(w.rb);
+	loader_destroy(&w.loader);
+	if (stats_ready)
+		stats_free(&w.stats);
+	if (inventory_ready)
+		inventory_free(&w.inv);
+	fflush(w.out);
+	return exit_code;
+}

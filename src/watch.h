@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#ifndef BERTH_WATCH_H
+#define BERTH_WATCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "loader.h"
+
+struct watch_options {
+	const char *ifaces[MAX_IFACES];
+	unsigned int n_ifaces;
+	enum xdp_mode xdp_mode;
+	unsigned int interval_s;
+	const char *docker_socket;
+	bool all;		/* also host processes and unpublished ports */
+	uint32_t ringbuf_bytes; /* 0: the object's default */
+};
+
+/* Runs `berth watch` until SIGINT/SIGTERM; returns the exit code. */
+int watch_run(const struct watch_options *opts);
+
+#endif
