@@ -261,10 +261,17 @@ json_t *ecs_events_lost(const struct ecs_meta *meta, uint64_t realtime_ns, const
 
 int json_write_line(FILE *out, json_t *rec)
 {
+	json_t *berth;
 	int err;
 
 	if (!rec)
 		return -1;
+	/* berth's own fields read best last, after the ECS ones. */
+	berth = json_incref(json_object_get(rec, "berth"));
+	if (berth) {
+		json_object_del(rec, "berth");
+		json_object_set_new(rec, "berth", berth);
+	}
 	err = json_dumpf(rec, out, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(rec);
 	if (err || fputc('\n', out) == EOF)

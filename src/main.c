@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* berth's command line: subcommands, flags, help with examples. */
 #include <getopt.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,7 @@ static int cmd_watch(int argc, char **argv)
 	char err[256];
 	int opt;
 
+	argv[0] = "berth watch"; /* getopt names the program in its errors */
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "i:n:avh", long_options, NULL)) != -1) {
 		switch (opt) {
@@ -146,6 +148,12 @@ static int cmd_watch(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("watch", "unexpected argument '%s'", argv[optind]);
+	/* Name a wrong interface before loading anything. */
+	for (unsigned int i = 0; i < opts.n_ifaces; i++)
+		if (!if_nametoindex(opts.ifaces[i]))
+			return usage_error("watch",
+					   "--iface %s: no such network interface (see `ip link`)",
+					   opts.ifaces[i]);
 	return watch_run(&opts);
 }
 
