@@ -82,8 +82,13 @@ struct {
 	__type(value, struct conn_state);
 } conn_states SEC(".maps");
 
+/*
+ * LRU: replies to the host's own outgoing connections arrive on ephemeral
+ * destination ports, so a plain hash would fill with them and then refuse
+ * the service ports that matter. Busy ports stay; evictions are counted.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct berth_xdp_port_key);
 	__type(value, struct berth_xdp_counters);
@@ -496,7 +501,6 @@ int record_bind6(struct bpf_sock *sk)
 SEC("xdp")
 int count_xdp(struct xdp_md *ctx)
 {
-	static const struct berth_xdp_counters zero_port;
 	struct berth_xdp_source_key source_key;
 	struct berth_xdp_port_key port_key = {};
 	struct berth_xdp_counters *port;
@@ -507,7 +511,7 @@ int count_xdp(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	__u64 bytes = data_end - data;
 	__u64 syn;
-	int eth_proto;
+	int eth_proto, parsed;
 
 	nh.pos = data;
 	eth_proto = parse_ethhdr(&nh, data_end);
@@ -517,23 +521,33 @@ int count_xdp(struct xdp_md *ctx)
 	}
 	if (eth_proto != bpf_htons(ETH_P_IP) && eth_proto != bpf_htons(ETH_P_IPV6))
 		return XDP_PASS; /* ARP, LLDP, ...: nothing berth counts */
-	if (parse_ip_l4(&nh, data_end, eth_proto, &pkt) < 0) {
+	parsed = parse_ip_l4(&nh, data_end, eth_proto, &pkt);
+	if (parsed == PARSE_TRUNCATED)
 		count_health(BERTH_CNT_XDP_MALFORMED);
+	if (parsed)
 		return XDP_PASS;
-	}
 	syn = pkt.protocol == IPPROTO_TCP &&
 	      (pkt.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN;
 
 	port_key.ifindex = ctx->ingress_ifindex;
 	port_key.port = pkt.dport;
 	port_key.protocol = pkt.protocol;
-	port = lookup_or_try_init(&xdp_ports, &port_key, &zero_port);
+	port = bpf_map_lookup_elem(&xdp_ports, &port_key);
 	if (port) {
 		port->packets += 1;
 		port->bytes += bytes;
 		port->syns += syn;
 	} else {
-		count_health(BERTH_CNT_XDP_PORT_MAP_FULL);
+		struct berth_xdp_counters fresh = {
+			.packets = 1,
+			.bytes = bytes,
+			.syns = syn,
+		};
+
+		if (bpf_map_update_elem(&xdp_ports, &port_key, &fresh, BPF_NOEXIST))
+			count_health(BERTH_CNT_XDP_PORT_MAP_FULL);
+		else
+			count_health(BERTH_CNT_XDP_PORT_INSERTS);
 	}
 
 	__builtin_memcpy(source_key.addr, pkt.saddr, BERTH_ADDR_LEN);

@@ -5,7 +5,12 @@
  *
  * Every header is bounds-checked against data_end before it is read and
  * every loop has a constant bound, so the verifier accepts the code on every
- * kernel berth supports. Each parser returns the next protocol, or -1 when
+ * kernel berth supports. Each parser returns the next protocol, or
+ * PARSE_TRUNCATED when a header is cut short or invalid, or PARSE_IGNORED
+ * when the packet is well formed but has no ports berth counts (ICMP,
+ * neighbour discovery, later fragments). Only the first is malformed:
+ * otherwise every IPv6 link's neighbour discovery would read as a stream of
+ * malformed frames.
  * the packet is truncated or not something berth counts.
  */
 #ifndef BERTH_PARSING_BPF_H
@@ -32,6 +37,9 @@
 
 #define TCP_FLAG_SYN 0x02
 #define TCP_FLAG_ACK 0x10
+
+#define PARSE_TRUNCATED -1
+#define PARSE_IGNORED -2
 
 struct hdr_cursor {
 	void *pos;
@@ -68,7 +76,7 @@ static __always_inline int parse_ethhdr(struct hdr_cursor *nh, void *data_end)
 	__be16 proto;
 
 	if ((void *)(eth + 1) > data_end)
-		return -1;
+		return PARSE_TRUNCATED;
 	nh->pos = eth + 1;
 	proto = eth->h_proto;
 
@@ -79,14 +87,14 @@ static __always_inline int parse_ethhdr(struct hdr_cursor *nh, void *data_end)
 		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
 			break;
 		if ((void *)(vlh + 1) > data_end)
-			return -1;
+			return PARSE_TRUNCATED;
 		proto = vlh->encapsulated_proto;
 		nh->pos = vlh + 1;
 	}
 	return proto;
 }
 
-/* Returns the L4 protocol; a non-first fragment has no L4 header: -1. */
+/* Returns the L4 protocol; a non-first fragment has no L4 header. */
 static __always_inline int parse_iphdr(struct hdr_cursor *nh, void *data_end,
 				       struct packet_info *pkt)
 {
@@ -94,17 +102,17 @@ static __always_inline int parse_iphdr(struct hdr_cursor *nh, void *data_end,
 	int hdrsize;
 
 	if ((void *)(iph + 1) > data_end)
-		return -1;
+		return PARSE_TRUNCATED;
 	if (iph->version != 4)
-		return -1;
+		return PARSE_TRUNCATED;
 	hdrsize = iph->ihl * 4;
 	if (hdrsize < (int)sizeof(*iph))
-		return -1;
+		return PARSE_TRUNCATED;
 	if (nh->pos + hdrsize > data_end)
-		return -1;
+		return PARSE_TRUNCATED;
 	/* Fragment offset != 0: ports are in the first fragment only. */
 	if (iph->frag_off & bpf_htons(0x1FFF))
-		return -1;
+		return PARSE_IGNORED;
 	addr_from_ipv4(pkt->saddr, iph->saddr);
 	addr_from_ipv4(pkt->daddr, iph->daddr);
 	nh->pos += hdrsize;
@@ -118,9 +126,9 @@ static __always_inline int parse_ipv6hdr(struct hdr_cursor *nh, void *data_end,
 	__u8 nexthdr;
 
 	if ((void *)(ip6h + 1) > data_end)
-		return -1;
+		return PARSE_TRUNCATED;
 	if (ip6h->version != 6)
-		return -1;
+		return PARSE_TRUNCATED;
 	__builtin_memcpy(pkt->saddr, &ip6h->saddr, BERTH_ADDR_LEN);
 	__builtin_memcpy(pkt->daddr, &ip6h->daddr, BERTH_ADDR_LEN);
 	nh->pos = ip6h + 1;
@@ -134,10 +142,10 @@ static __always_inline int parse_ipv6hdr(struct hdr_cursor *nh, void *data_end,
 			struct frag_hdr *frag = nh->pos;
 
 			if ((void *)(frag + 1) > data_end)
-				return -1;
+				return PARSE_TRUNCATED;
 			/* Only the first fragment carries the ports. */
 			if (frag->frag_off & bpf_htons(0xFFF8))
-				return -1;
+				return PARSE_IGNORED;
 			nexthdr = frag->nexthdr;
 			nh->pos = frag + 1;
 			continue;
@@ -146,16 +154,20 @@ static __always_inline int parse_ipv6hdr(struct hdr_cursor *nh, void *data_end,
 		    nexthdr != IPPROTO_DSTOPTS_)
 			break;
 		if ((void *)(opt + 1) > data_end)
-			return -1;
+			return PARSE_TRUNCATED;
 		nexthdr = opt->nexthdr;
 		nh->pos += (opt->hdrlen + 1) * 8;
 	}
+	/* A chain longer than berth walks: well formed, just not counted. */
+	if (nexthdr == IPPROTO_HOPOPTS_ || nexthdr == IPPROTO_ROUTING_ ||
+	    nexthdr == IPPROTO_DSTOPTS_ || nexthdr == IPPROTO_FRAGMENT_)
+		return PARSE_IGNORED;
 	return nexthdr;
 }
 
 /*
- * Parses from the IP header on: fills pkt and returns 0, or -1 when the
- * packet is truncated, not IP, or not TCP/UDP with ports.
+ * Parses from the IP header on: fills pkt and returns 0, PARSE_TRUNCATED or
+ * PARSE_IGNORED (not IP, or not TCP/UDP with ports).
  */
 static __always_inline int parse_ip_l4(struct hdr_cursor *nh, void *data_end, int eth_proto,
 				       struct packet_info *pkt)
@@ -168,17 +180,19 @@ static __always_inline int parse_ip_l4(struct hdr_cursor *nh, void *data_end, in
 	else if (eth_proto == bpf_htons(ETH_P_IPV6))
 		l4proto = parse_ipv6hdr(nh, data_end, pkt);
 	else
-		return -1;
+		return PARSE_IGNORED;
+	if (l4proto < 0)
+		return l4proto;
 
 	if (l4proto == IPPROTO_TCP) {
 		struct tcphdr *th = nh->pos;
 		int hdrsize;
 
 		if ((void *)(th + 1) > data_end)
-			return -1;
+			return PARSE_TRUNCATED;
 		hdrsize = th->doff * 4;
 		if (hdrsize < (int)sizeof(*th))
-			return -1;
+			return PARSE_TRUNCATED;
 		pkt->sport = bpf_ntohs(th->source);
 		pkt->dport = bpf_ntohs(th->dest);
 		/* The flags byte follows the data offset byte (RFC 9293). */
@@ -188,13 +202,13 @@ static __always_inline int parse_ip_l4(struct hdr_cursor *nh, void *data_end, in
 		struct udphdr *uh = nh->pos;
 
 		if ((void *)(uh + 1) > data_end)
-			return -1;
+			return PARSE_TRUNCATED;
 		pkt->sport = bpf_ntohs(uh->source);
 		pkt->dport = bpf_ntohs(uh->dest);
 		pkt->tcp_flags = 0;
 		pkt->l4_payload_offset = (nh->pos - l3) + sizeof(*uh);
 	} else {
-		return -1;
+		return PARSE_IGNORED;
 	}
 	pkt->protocol = l4proto;
 	return 0;

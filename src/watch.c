@@ -52,8 +52,8 @@ struct watcher {
 	bool docker_reachable;
 	bool docker_state_known;
 	struct timespec last_docker_list;
-	uint64_t xdp_source_entries;
-	uint64_t xdp_evicted_reported;
+	uint64_t xdp_sources_evicted; /* reported so far */
+	uint64_t xdp_ports_evicted;
 	bool output_failed;
 };
 
@@ -278,11 +278,28 @@ static uint64_t count_map_entries(int map_fd, size_t key_size)
 	return n;
 }
 
+/*
+ * An LRU map evicts silently: what berth inserted minus what is still there
+ * is what was evicted. Reports the growth of that since the last report.
+ */
+static void report_evictions(struct watcher *w, uint64_t now, int map_fd, size_t key_size,
+			     enum berth_counter inserts, uint64_t *reported, const char *cause)
+{
+	uint64_t live = count_map_entries(map_fd, key_size);
+	uint64_t inserted = w->stats.health[inserts];
+	uint64_t evicted = inserted > live ? inserted - live : 0;
+
+	if (evicted <= *reported)
+		return;
+	emit(w, ecs_events_lost(&w->meta, now, cause, evicted - *reported, evicted));
+	*reported = evicted;
+}
+
 static void report_losses(struct watcher *w, uint64_t now)
 {
-	uint64_t evicted;
+	struct berth_bpf *skel = w->loader.skel;
 
-	if (stats_read_health(&w->stats, bpf_map__fd(w->loader.skel->maps.health)))
+	if (stats_read_health(&w->stats, bpf_map__fd(skel->maps.health)))
 		log_warn("cannot read health counters: %s", strerror(errno));
 	for (int i = 0; i < BERTH_CNT__MAX; i++) {
 		const char *cause = health_loss_cause(i);
@@ -295,17 +312,12 @@ static void report_losses(struct watcher *w, uint64_t now)
 	}
 	if (!w->loader.n_xdp)
 		return;
-	/* An LRU evicts silently: inserts minus live entries is the count. */
-	w->xdp_source_entries = count_map_entries(bpf_map__fd(w->loader.skel->maps.xdp_sources),
-						  sizeof(struct berth_xdp_source_key));
-	evicted = w->stats.health[BERTH_CNT_XDP_SOURCE_INSERTS] > w->xdp_source_entries ?
-			  w->stats.health[BERTH_CNT_XDP_SOURCE_INSERTS] - w->xdp_source_entries :
-			  0;
-	if (evicted > w->xdp_evicted_reported) {
-		emit(w, ecs_events_lost(&w->meta, now, "xdp-source-evicted",
-					evicted - w->xdp_evicted_reported, evicted));
-		w->xdp_evicted_reported = evicted;
-	}
+	report_evictions(w, now, bpf_map__fd(skel->maps.xdp_sources),
+			 sizeof(struct berth_xdp_source_key), BERTH_CNT_XDP_SOURCE_INSERTS,
+			 &w->xdp_sources_evicted, "xdp-source-evicted");
+	report_evictions(w, now, bpf_map__fd(skel->maps.xdp_ports),
+			 sizeof(struct berth_xdp_port_key), BERTH_CNT_XDP_PORT_INSERTS,
+			 &w->xdp_ports_evicted, "xdp-port-evicted");
 }
 
 static void report_stats(struct watcher *w)
