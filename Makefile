@@ -23,7 +23,7 @@ ALL_CFLAGS := -std=gnu11 $(WARNINGS) $(CFLAGS) -Iinclude -Isrc -I$(OUTPUT) \
 	-DBERTH_VERSION='"$(VERSION)"' -DBERTH_GIT_REV='"$(GIT_REV)"' \
 	$(shell $(PKG_CONFIG) --cflags $(LIBS))
 LDLIBS := $(shell $(PKG_CONFIG) --libs $(LIBS))
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARNINGS) \
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(WARNINGS) \
 	-Wno-unused-function -I$(OUTPUT) -Iinclude -Ibpf
 
 BPF_PROGS := berth

@@ -68,10 +68,12 @@ struct {
 
 /* Per-connection state, freed by the kernel with the socket. */
 struct conn_state {
-	__u64 established_ns;
+	__u64 established_ns; /* 0: established before berth attached */
 	__u64 cgroup_id;
-	__u16 counted_port; /* host byte order: port of its berth_port_key */
-	__u8 role;	    /* enum berth_role */
+	__u64 accounted_in;  /* bytes_received already added to port_traffic */
+	__u64 accounted_out; /* bytes_acked already added to port_traffic */
+	__u16 counted_port;  /* host byte order: port of its berth_port_key */
+	__u8 role;	     /* enum berth_role */
 	__u8 pad[5];
 };
 
@@ -81,6 +83,20 @@ struct {
 	__type(key, int);
 	__type(value, struct conn_state);
 } conn_states SEC(".maps");
+
+/*
+ * sk_storage allocates when a connection is established, from softirq,
+ * without sleeping; in a burst of accepts the allocator's per-CPU cache can
+ * run dry and the allocation fails (seen at ~1000 accepts/s on 6.18). This
+ * preallocated map, keyed by socket cookie, takes those connections, so
+ * they are still tracked; it only fails when full, and that is counted.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct conn_state);
+} conn_fallback SEC(".maps");
 
 /*
  * LRU: replies to the host's own outgoing connections arrive on ephemeral
@@ -229,7 +245,7 @@ static __always_inline void conn_established(struct bpf_sock_ops *skops, __u8 ro
 	struct berth_event *event;
 	struct conn_state *state;
 	struct bpf_sock *sk = skops->sk;
-	__u64 cgroup_id;
+	__u64 cgroup_id, cookie;
 	__u16 port;
 
 	if (!sk)
@@ -237,13 +253,23 @@ static __always_inline void conn_established(struct bpf_sock_ops *skops, __u8 ro
 	cgroup_id = socket_cgroup_id(sk);
 	port = role == BERTH_ROLE_LOCAL ? skops->local_port : bpf_ntohl(skops->remote_port);
 
+	cookie = bpf_get_socket_cookie(skops);
 	state = bpf_sk_storage_get(&conn_states, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!state) {
-		count_health(BERTH_CNT_CONN_STORAGE_FAILED);
-		return;
+		static const struct conn_state fresh;
+
+		if (bpf_map_update_elem(&conn_fallback, &cookie, &fresh, BPF_ANY) ||
+		    !(state = bpf_map_lookup_elem(&conn_fallback, &cookie))) {
+			count_health(BERTH_CNT_CONN_STORAGE_FAILED);
+			return;
+		}
+		count_health(BERTH_CNT_CONN_FALLBACK);
 	}
 	state->established_ns = bpf_ktime_get_ns();
 	state->cgroup_id = cgroup_id;
+	/* Data that came with the handshake (TFO) is already in the counters. */
+	state->accounted_in = skops->bytes_received;
+	state->accounted_out = skops->bytes_acked;
 	state->counted_port = port;
 	state->role = role;
 
@@ -262,36 +288,61 @@ static __always_inline void conn_established(struct bpf_sock_ops *skops, __u8 ro
 	event->protocol = IPPROTO_TCP;
 	fill_sockops_addrs(event, skops);
 	event->cgroup_id = cgroup_id;
-	event->socket_cookie = bpf_get_socket_cookie(skops);
+	event->socket_cookie = cookie;
 	event->timestamp_ns = state->established_ns;
 	submit_event(event);
+}
+
+/*
+ * TCP payload goes into port_traffic as the growth of the socket's own
+ * bytes_received and bytes_acked, not as the length of each segment: a
+ * retransmitted segment would otherwise count twice, and an exact count is
+ * what lets port-stats match what the peers sent. The marks only move
+ * forward, by compare-and-swap: ingress filtering runs without the socket
+ * lock, so two CPUs may account one socket at once; the loser leaves the
+ * bytes to the next packet or to the close.
+ */
+static __always_inline void account_tcp_bytes(struct berth_port_counters *counters,
+					      struct conn_state *state, __u64 bytes_in,
+					      __u64 bytes_out)
+{
+	__u64 mark;
+
+	mark = state->accounted_in;
+	if (bytes_in > mark &&
+	    __sync_val_compare_and_swap(&state->accounted_in, mark, bytes_in) == mark)
+		counters->bytes_in += bytes_in - mark;
+	mark = state->accounted_out;
+	if (bytes_out > mark &&
+	    __sync_val_compare_and_swap(&state->accounted_out, mark, bytes_out) == mark)
+		counters->bytes_out += bytes_out - mark;
 }
 
 /*
  * tcp_sock's bytes_received and bytes_acked (RFC 4898) count sequence
  * space, which includes a FIN: a 79-byte request followed by a FIN reads as
  * 80. berth reports payload, so take the FINs back out. The peer's FIN was
- * received when tcp_fin() set SOCK_DONE; ours was acked when it was sent (a
- * FIN_WAIT/CLOSING/LAST_ACK state) and snd_una caught up with write_seq,
- * which counts the FIN.
+ * received when tcp_fin() set SOCK_DONE; ours was acked when it was sent
+ * (state is FIN_WAIT1/2, CLOSING or LAST_ACK) and snd_una caught up with
+ * write_seq, which counts the FIN. `state` is the socket's state, or at
+ * close the state it left.
  */
-static __always_inline void payload_bytes(struct bpf_sock_ops *skops, struct bpf_sock *bsk,
-					  __u64 *bytes_in, __u64 *bytes_out)
+static __always_inline void tcp_payload_bytes(struct bpf_sock *bsk, __u32 state, __u64 received,
+					      __u64 acked, __u64 *bytes_in, __u64 *bytes_out)
 {
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock(bsk);
-	__u32 old_state = skops->args[0];
 	bool fin_sent, fin_received, fin_acked;
 	unsigned long sk_flags;
 
-	*bytes_in = skops->bytes_received;
-	*bytes_out = skops->bytes_acked;
+	*bytes_in = received;
+	*bytes_out = acked;
 	if (!tp)
 		return;
 	sk_flags = BPF_CORE_READ((struct sock *)tp, __sk_common.skc_flags);
 	fin_received = sk_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE));
-	fin_sent = old_state == BPF_TCP_FIN_WAIT1 || old_state == BPF_TCP_FIN_WAIT2 ||
-		   old_state == BPF_TCP_CLOSING || old_state == BPF_TCP_LAST_ACK;
-	fin_acked = fin_sent && skops->snd_una == BPF_CORE_READ(tp, write_seq);
+	fin_sent = state == BPF_TCP_FIN_WAIT1 || state == BPF_TCP_FIN_WAIT2 ||
+		   state == BPF_TCP_CLOSING || state == BPF_TCP_LAST_ACK;
+	fin_acked = fin_sent && BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq);
 	if (fin_received && *bytes_in)
 		*bytes_in -= 1;
 	if (fin_acked && *bytes_out)
@@ -305,16 +356,30 @@ static __always_inline void conn_closed(struct bpf_sock_ops *skops)
 	struct conn_state *state;
 	struct bpf_sock *sk = skops->sk;
 	__u64 now = bpf_ktime_get_ns();
+	__u64 bytes_in, bytes_out, cookie;
+	bool in_fallback = false;
 
 	if (!sk)
 		return;
+	cookie = bpf_get_socket_cookie(skops);
 	state = bpf_sk_storage_get(&conn_states, sk, 0, 0);
-	if (!state)
-		return; /* established before berth attached */
+	if (!state) {
+		state = bpf_map_lookup_elem(&conn_fallback, &cookie);
+		if (!state)
+			return; /* established before berth attached */
+		in_fallback = true;
+	}
 
+	tcp_payload_bytes(sk, skops->args[0], skops->bytes_received, skops->bytes_acked, &bytes_in,
+			  &bytes_out);
 	counters = port_counters(state->cgroup_id, state->counted_port, IPPROTO_TCP, state->role);
-	if (counters)
-		counters->conns_closed += 1;
+	if (counters) {
+		account_tcp_bytes(counters, state, bytes_in, bytes_out);
+		if (state->established_ns)
+			counters->conns_closed += 1;
+	}
+	if (!state->established_ns)
+		goto forget; /* adopted by cgroup_skb: berth never saw it open */
 
 	event = reserve_event();
 	if (event) {
@@ -323,17 +388,22 @@ static __always_inline void conn_closed(struct bpf_sock_ops *skops)
 		event->protocol = IPPROTO_TCP;
 		fill_sockops_addrs(event, skops);
 		event->cgroup_id = state->cgroup_id;
-		event->socket_cookie = bpf_get_socket_cookie(skops);
+		event->socket_cookie = cookie;
 		event->timestamp_ns = now;
 		event->duration_ns = now - state->established_ns;
-		payload_bytes(skops, sk, &event->bytes_in, &event->bytes_out);
+		event->bytes_in = bytes_in;
+		event->bytes_out = bytes_out;
 		/* tcp_sock keeps srtt_us scaled by 8 (RFC 6298 arithmetic). */
 		event->srtt_us = skops->srtt_us >> 3;
 		event->total_retrans = skops->total_retrans;
 		submit_event(event);
 	}
+forget:
 	/* A socket reaches TCP_CLOSE once; never report it twice. */
-	bpf_sk_storage_delete(&conn_states, sk);
+	if (in_fallback)
+		bpf_map_delete_elem(&conn_fallback, &cookie);
+	else
+		bpf_sk_storage_delete(&conn_states, sk);
 }
 
 SEC("sockops")
@@ -354,13 +424,23 @@ int handle_sockops(struct bpf_sock_ops *skops)
 	return SOCK_OPS_CONTINUE;
 }
 
+/* The state berth keeps for a connection it saw established, or NULL. */
+static __always_inline struct conn_state *conn_state_of(struct bpf_sock *sk, __u64 cookie)
+{
+	struct conn_state *state = bpf_sk_storage_get(&conn_states, sk, 0, 0);
+
+	if (state)
+		return state;
+	return bpf_map_lookup_elem(&conn_fallback, &cookie);
+}
+
 /*
  * Whether the socket serves (counted under its own port) or is a client
  * (counted under the peer's port). Connections berth saw established carry
  * the answer in their storage; listeners and explicitly bound ports serve;
  * for anything older than berth, the lower port is taken as the service.
  */
-static __always_inline __u8 socket_role(struct bpf_sock *sk, __u64 cgroup_id,
+static __always_inline __u8 socket_role(struct bpf_sock *sk, __u64 cookie, __u64 cgroup_id,
 					const struct packet_info *pkt, __u16 local_port,
 					__u16 remote_port)
 {
@@ -377,7 +457,7 @@ static __always_inline __u8 socket_role(struct bpf_sock *sk, __u64 cgroup_id,
 			return BERTH_ROLE_LOCAL;
 		if (sk->state == BPF_TCP_SYN_SENT)
 			return BERTH_ROLE_REMOTE;
-		state = bpf_sk_storage_get(&conn_states, sk, 0, 0);
+		state = conn_state_of(sk, cookie);
 		if (state)
 			return state->role;
 	}
@@ -394,7 +474,7 @@ static __always_inline int count_skb(struct __sk_buff *skb, bool ingress)
 	struct bpf_sock *sk;
 	void *data_end = (void *)(long)skb->data_end;
 	__u16 local_port, remote_port, port;
-	__u64 cgroup_id, payload, segs;
+	__u64 cgroup_id, cookie, payload, segs;
 	__u8 role;
 
 	nh.pos = (void *)(long)skb->data;
@@ -410,22 +490,58 @@ static __always_inline int count_skb(struct __sk_buff *skb, bool ingress)
 	local_port = ingress ? pkt.dport : pkt.sport;
 	remote_port = ingress ? pkt.sport : pkt.dport;
 	cgroup_id = bpf_skb_cgroup_id(skb);
-	role = socket_role(sk, cgroup_id, &pkt, local_port, remote_port);
+	cookie = bpf_get_socket_cookie(skb);
+	role = socket_role(sk, cookie, cgroup_id, &pkt, local_port, remote_port);
 	port = role == BERTH_ROLE_LOCAL ? local_port : remote_port;
 
 	counters = port_counters(cgroup_id, port, pkt.protocol, role);
 	if (!counters)
 		return CGROUP_SKB_ALLOW;
-	/* skb->len counts one set of headers even for a GSO super-packet. */
-	payload = skb->len > pkt.l4_payload_offset ? skb->len - pkt.l4_payload_offset : 0;
 	segs = skb->gso_segs ? skb->gso_segs : 1;
-	if (ingress) {
-		counters->bytes_in += payload;
+	if (ingress)
 		counters->packets_in += segs;
-	} else {
-		counters->bytes_out += payload;
+	else
 		counters->packets_out += segs;
+
+	if (pkt.protocol == IPPROTO_TCP) {
+		struct bpf_tcp_sock *tp;
+		struct conn_state *state;
+		__u64 bytes_in, bytes_out;
+
+		/* Listeners and handshakes carry no accounted payload. */
+		if (sk->state == BPF_TCP_LISTEN || sk->state == BPF_TCP_SYN_SENT)
+			return CGROUP_SKB_ALLOW;
+		tp = bpf_tcp_sock(sk);
+		if (!tp)
+			return CGROUP_SKB_ALLOW;
+		state = conn_state_of(sk, cookie);
+		if (!state) {
+			/* Established before berth: count from now on. */
+			state = bpf_sk_storage_get(&conn_states, sk, 0,
+						   BPF_SK_STORAGE_GET_F_CREATE);
+			if (!state) {
+				count_health(BERTH_CNT_CONN_STORAGE_FAILED);
+				return CGROUP_SKB_ALLOW;
+			}
+			state->cgroup_id = cgroup_id;
+			state->counted_port = port;
+			state->role = role;
+			state->accounted_in = tp->bytes_received;
+			state->accounted_out = tp->bytes_acked;
+			return CGROUP_SKB_ALLOW;
+		}
+		tcp_payload_bytes(sk, sk->state, tp->bytes_received, tp->bytes_acked, &bytes_in,
+				  &bytes_out);
+		account_tcp_bytes(counters, state, bytes_in, bytes_out);
+		return CGROUP_SKB_ALLOW;
 	}
+
+	/* UDP: skb->len counts one set of headers even for a GSO super-packet. */
+	payload = skb->len > pkt.l4_payload_offset ? skb->len - pkt.l4_payload_offset : 0;
+	if (ingress)
+		counters->bytes_in += payload;
+	else
+		counters->bytes_out += payload;
 	return CGROUP_SKB_ALLOW;
 }
 

@@ -107,11 +107,12 @@ enum berth_counter {
 	BERTH_CNT_RINGBUF_DROPS = 0,   /* ring buffer reservation failed */
 	BERTH_CNT_PORT_MAP_FULL,       /* port_traffic insert failed */
 	BERTH_CNT_XDP_PORT_MAP_FULL,   /* xdp_ports insert failed (LRU: -ENOMEM) */
-	BERTH_CNT_CONN_STORAGE_FAILED, /* sk_storage get failed: conn untracked */
+	BERTH_CNT_CONN_STORAGE_FAILED, /* no state for a connection: untracked */
 	BERTH_CNT_BIND_MAP_FULL,       /* bound_ports insert failed */
 	BERTH_CNT_XDP_SOURCE_INSERTS,  /* new xdp_sources entries (for evictions) */
 	BERTH_CNT_XDP_MALFORMED,       /* truncated or invalid headers (passed) */
 	BERTH_CNT_XDP_PORT_INSERTS,    /* new xdp_ports entries (for evictions) */
+	BERTH_CNT_CONN_FALLBACK,       /* sk_storage failed, conn_fallback took it */
 	BERTH_CNT__MAX,
 };
 

@@ -145,30 +145,33 @@ out:
 	return ret;
 }
 
-int docker_list_containers(const char *socket_path, struct container_list *out, char *err,
-			   size_t errlen)
+/* GET path from the Engine API into body (NUL-terminated); 0 or -1 with err. */
+static int docker_get(const char *socket_path, const char *path, struct body *body, char *err,
+		      size_t errlen)
 {
-	struct body body = { 0 };
+	char url[512];
 	long status = 0;
 	CURLcode rc;
 	CURL *curl;
 	int ret = -1;
 
+	memset(body, 0, sizeof(*body));
 	curl = curl_easy_init();
 	if (!curl) {
 		snprintf(err, errlen, "cannot initialise libcurl");
 		return -1;
 	}
-	curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, socket_path);
 	/* The host part is ignored over a unix socket; v1.24 is Docker 1.12+. */
-	curl_easy_setopt(curl, CURLOPT_URL, "http://localhost/v1.24/containers/json");
+	snprintf(url, sizeof(url), "http://localhost/v1.24%s", path);
+	curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, socket_path);
+	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)DOCKER_TIMEOUT_MS);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	rc = curl_easy_perform(curl);
 	if (rc != CURLE_OK) {
-		if (body.too_large)
+		if (body->too_large)
 			snprintf(err, errlen, "%s: response larger than %u bytes", socket_path,
 				 DOCKER_MAX_RESPONSE);
 		else
@@ -177,13 +180,139 @@ int docker_list_containers(const char *socket_path, struct container_list *out, 
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status != 200) {
-		snprintf(err, errlen, "%s: GET /containers/json answered HTTP %ld", socket_path,
-			 status);
+		snprintf(err, errlen, "%s: GET %s answered HTTP %ld", socket_path, path, status);
 		goto out;
 	}
-	ret = docker_parse_containers(body.data ? body.data : "", body.len, out, err, errlen);
+	ret = 0;
 out:
-	free(body.data);
 	curl_easy_cleanup(curl);
+	if (ret) {
+		free(body->data);
+		body->data = NULL;
+	}
+	return ret;
+}
+
+int docker_list_containers(const char *socket_path, struct container_list *out, char *err,
+			   size_t errlen)
+{
+	struct body body;
+	int ret;
+
+	if (docker_get(socket_path, "/containers/json", &body, err, errlen))
+		return -1;
+	ret = docker_parse_containers(body.data ? body.data : "", body.len, out, err, errlen);
+	free(body.data);
+	return ret;
+}
+
+/*
+ * Inspect's port maps: {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}],
+ * "81/tcp": null}. NetworkSettings.Ports has what was bound; before the
+ * network is up only HostConfig.PortBindings (what was asked) is there.
+ */
+static int parse_port_map(json_t *ports, struct container *c, char *err, size_t errlen)
+{
+	const char *spec;
+	json_t *hosts;
+
+	if (!json_is_object(ports))
+		return 0;
+	json_object_foreach(ports, spec, hosts) {
+		unsigned int container_port;
+		char proto[8] = "";
+		size_t i;
+		json_t *host;
+
+		if (sscanf(spec, "%u/%7s", &container_port, proto) != 2 || container_port < 1 ||
+		    container_port > 65535) {
+			snprintf(err, errlen, "Ports: bad port '%s'", spec);
+			return -1;
+		}
+		if (!json_is_array(hosts))
+			continue; /* exposed, not published */
+		json_array_foreach(hosts, i, host) {
+			const char *ip = json_string_value(json_object_get(host, "HostIp"));
+			const char *port = json_string_value(json_object_get(host, "HostPort"));
+			struct port_binding b = { 0 };
+			char *end;
+			unsigned long host_port;
+
+			if (!port || !*port)
+				continue; /* a random port not chosen yet */
+			host_port = strtoul(port, &end, 10);
+			if (*end || host_port < 1 || host_port > 65535) {
+				snprintf(err, errlen, "Ports[%s]: bad HostPort '%s'", spec, port);
+				return -1;
+			}
+			if (!strcmp(proto, "udp"))
+				b.protocol = IPPROTO_UDP;
+			else if (!strcmp(proto, "tcp"))
+				b.protocol = IPPROTO_TCP;
+			else
+				continue;
+			copy_string(b.host_ip, sizeof(b.host_ip), ip && *ip ? ip : "0.0.0.0");
+			b.host_port = host_port;
+			b.container_port = container_port;
+			if (container_add_binding(c, &b)) {
+				snprintf(err, errlen, "out of memory");
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+int docker_parse_inspect(const char *body, size_t len, struct container *c, char *err,
+			 size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root, *ports;
+	const char *id, *name;
+	int ret = -1;
+
+	memset(c, 0, sizeof(*c));
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		snprintf(err, errlen, "invalid JSON at line %d column %d: %s", jerr.line,
+			 jerr.column, jerr.text);
+		return -1;
+	}
+	id = json_string_value(json_object_get(root, "Id"));
+	if (!json_is_object(root) || !id || strlen(id) != CONTAINER_ID_MAX) {
+		snprintf(err, errlen, "no 64-character Id");
+		goto out;
+	}
+	name = json_string_value(json_object_get(root, "Name"));
+	copy_string(c->id, sizeof(c->id), id);
+	copy_string(c->name, sizeof(c->name), name && *name == '/' ? name + 1 : name);
+	copy_string(c->image, sizeof(c->image),
+		    json_string_value(json_object_get(json_object_get(root, "Config"), "Image")));
+	c->runtime = "docker";
+	ports = json_object_get(json_object_get(root, "NetworkSettings"), "Ports");
+	if (!json_is_object(ports) || !json_object_size(ports))
+		ports = json_object_get(json_object_get(root, "HostConfig"), "PortBindings");
+	ret = parse_port_map(ports, c, err, errlen);
+out:
+	json_decref(root);
+	if (ret) {
+		free(c->bindings);
+		memset(c, 0, sizeof(*c));
+	}
+	return ret;
+}
+
+int docker_inspect_container(const char *socket_path, const char *id, struct container *out,
+			     char *err, size_t errlen)
+{
+	char path[128];
+	struct body body;
+	int ret;
+
+	snprintf(path, sizeof(path), "/containers/%.64s/json", id);
+	if (docker_get(socket_path, path, &body, err, errlen))
+		return -1;
+	ret = docker_parse_inspect(body.data ? body.data : "", body.len, out, err, errlen);
+	free(body.data);
 	return ret;
 }

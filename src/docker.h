@@ -25,4 +25,15 @@ int docker_list_containers(const char *socket_path, struct container_list *out, 
 int docker_parse_containers(const char *body, size_t len, struct container_list *out, char *err,
 			    size_t errlen);
 
+/*
+ * GET /containers/{id}/json: answers as soon as the container exists, so a
+ * container started a moment ago is named before it shows as running.
+ */
+int docker_inspect_container(const char *socket_path, const char *id, struct container *out,
+			     char *err, size_t errlen);
+
+/* Parses an inspect body into c (pure; unit-tested and fuzzed). */
+int docker_parse_inspect(const char *body, size_t len, struct container *c, char *err,
+			 size_t errlen);
+
 #endif

@@ -157,3 +157,19 @@ const struct container *inventory_by_host_port(const struct inventory *inv, uint
 	}
 	return NULL;
 }
+
+int inventory_add_container(struct inventory *inv, struct container *c)
+{
+	struct container *slot = (struct container *)inventory_container(inv, c->id);
+
+	if (slot) {
+		free(slot->bindings);
+	} else {
+		slot = container_list_add(&inv->containers);
+		if (!slot)
+			return -ENOMEM;
+	}
+	*slot = *c;
+	memset(c, 0, sizeof(*c));
+	return 0;
+}

@@ -85,6 +85,9 @@ const struct container *inventory_by_host_port(const struct inventory *inv, uint
 					       uint8_t protocol,
 					       const struct port_binding **binding);
 
+/* Adds or replaces one container (from an inspect); takes c's bindings. */
+int inventory_add_container(struct inventory *inv, struct container *c);
+
 /* Forgets cgroup ids that no longer exist (removed containers). */
 void inventory_forget_cgroup(struct inventory *inv, uint64_t cgroup_id);
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -30,6 +31,75 @@ const char *transport_name(uint8_t protocol, char buf[8])
 	return buf;
 }
 
+/* Length of the valid UTF-8 sequence (RFC 3629) at p, 0 if none starts there. */
+static size_t utf8_sequence_len(const unsigned char *p)
+{
+	uint32_t cp;
+	size_t len;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		len = 2;
+		cp = p[0] & 0x1f;
+	} else if ((p[0] & 0xf0) == 0xe0) {
+		len = 3;
+		cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4;
+		cp = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	/* A NUL ends the string before a short sequence is over: it fails here too. */
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/*
+ * A JSON string of text from outside berth. cgroup directory, host and
+ * interface names may be any bytes, and json_string() returns NULL for
+ * those, which would silently drop the field: bytes that are not UTF-8
+ * become U+FFFD instead.
+ */
+static json_t *json_text(const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	json_t *value = json_string(text);
+	char *clean, *out;
+
+	if (value || !text)
+		return value;
+	clean = malloc(strlen(text) * 3 + 1);
+	if (!clean)
+		return NULL;
+	out = clean;
+	while (*p) {
+		size_t len = utf8_sequence_len(p);
+
+		if (len) {
+			memcpy(out, p, len);
+			out += len;
+			p += len;
+		} else {
+			memcpy(out, "\xef\xbf\xbd", 3);
+			out += 3;
+			p++;
+		}
+	}
+	*out = '\0';
+	value = json_string(clean);
+	free(clean);
+	return value;
+}
+
 static json_t *string_array(const char *const *values)
 {
 	json_t *array = json_array();
@@ -53,7 +123,7 @@ static json_t *ecs_record(const struct ecs_meta *meta, uint64_t realtime_ns, con
 			    json_pack("{s:s, s:o, s:o, s:s}", "kind", kind, "category",
 				      string_array(categories), "type", string_array(types),
 				      "action", action));
-	json_object_set_new(rec, "host", json_pack("{s:s}", "name", meta->host_name));
+	json_object_set_new(rec, "host", json_pack("{s:o}", "name", json_text(meta->host_name)));
 	json_object_set_new(rec, "berth", json_pack("{s:s}", "version", meta->version));
 	return rec;
 }
@@ -74,8 +144,8 @@ static json_t *binding_object(const struct port_binding *b)
 {
 	char proto[8];
 
-	return json_pack("{s:s, s:i, s:i, s:s}", "host_ip", b->host_ip, "host_port", b->host_port,
-			 "container_port", b->container_port, "protocol",
+	return json_pack("{s:o, s:i, s:i, s:s}", "host_ip", json_text(b->host_ip), "host_port",
+			 b->host_port, "container_port", b->container_port, "protocol",
 			 transport_name(b->protocol, proto));
 }
 
@@ -85,13 +155,13 @@ static void add_attribution(json_t *rec, const struct attribution *who)
 	json_t *berth = berth_object(rec);
 
 	if (who->container_id) {
-		json_t *container = json_pack("{s:s}", "id", who->container_id);
+		json_t *container = json_pack("{s:o}", "id", json_text(who->container_id));
 
 		if (who->container_name && *who->container_name)
-			json_object_set_new(container, "name", json_string(who->container_name));
+			json_object_set_new(container, "name", json_text(who->container_name));
 		if (who->image && *who->image)
 			json_object_set_new(container, "image",
-					    json_pack("{s:s}", "name", who->image));
+					    json_pack("{s:o}", "name", json_text(who->image)));
 		if (who->runtime)
 			json_object_set_new(container, "runtime", json_string(who->runtime));
 		json_object_set_new(rec, "container", container);
@@ -101,7 +171,7 @@ static void add_attribution(json_t *rec, const struct attribution *who)
 	if (who->cgroup_id)
 		json_object_set_new(berth, "cgroup_id", json_integer(who->cgroup_id));
 	if (who->cgroup_path)
-		json_object_set_new(berth, "cgroup_path", json_string(who->cgroup_path));
+		json_object_set_new(berth, "cgroup_path", json_text(who->cgroup_path));
 }
 
 static const char *role_name(uint8_t role)
@@ -231,9 +301,9 @@ json_t *ecs_xdp_port_stats(const struct ecs_meta *meta, uint64_t realtime_ns,
 	json_object_set_new(
 		rec, "network",
 		json_pack("{s:s}", "transport", transport_name(report->protocol, proto)));
-	json_object_set_new(
-		rec, "observer",
-		json_pack("{s:{s:{s:s}}}", "ingress", "interface", "name", report->interface));
+	json_object_set_new(rec, "observer",
+			    json_pack("{s:{s:{s:o}}}", "ingress", "interface", "name",
+				      json_text(report->interface)));
 	if (who)
 		add_attribution(rec, who);
 	berth = berth_object(rec);

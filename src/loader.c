@@ -191,9 +191,12 @@ void loader_detach(struct loader *loader)
 	for (unsigned int i = 0; i < loader->n_cgroup_links; i++)
 		bpf_link__destroy(loader->cgroup_links[i]);
 	loader->n_cgroup_links = 0;
-	for (unsigned int i = 0; i < loader->n_xdp; i++)
-		close(loader->xdp[i].link_fd);
-	loader->n_xdp = 0;
+	/* Keep the list: the last report after detaching still names them. */
+	for (unsigned int i = 0; i < loader->n_xdp; i++) {
+		if (loader->xdp[i].link_fd >= 0)
+			close(loader->xdp[i].link_fd);
+		loader->xdp[i].link_fd = -1;
+	}
 	if (loader->cgroup_fd >= 0)
 		close(loader->cgroup_fd);
 	loader->cgroup_fd = -1;

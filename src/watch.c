@@ -34,8 +34,8 @@
  */
 #define WAKEUP_DATA_BYTES (32u * 1024)
 #define DRAIN_INTERVAL_MS 100
-/* Re-list containers at most this often when an unknown one shows up. */
-#define DOCKER_REFRESH_MIN_MS 1000
+/* Inspect a container the inventory does not know at most this often. */
+#define DOCKER_RETRY_MS 1000
 
 struct watcher {
 	const struct watch_options *opts;
@@ -51,7 +51,7 @@ struct watcher {
 	int64_t mono_to_real_ns;
 	bool docker_reachable;
 	bool docker_state_known;
-	struct timespec last_docker_list;
+	struct hashmap inspected;     /* container id -> int64_t ms of the last inspect */
 	uint64_t xdp_sources_evicted; /* reported so far */
 	uint64_t xdp_ports_evicted;
 	bool output_failed;
@@ -94,7 +94,6 @@ static void list_docker_containers(struct watcher *w)
 	struct container_list list;
 	char err[512];
 
-	clock_gettime(CLOCK_MONOTONIC, &w->last_docker_list);
 	if (docker_list_containers(w->opts->docker_socket, &list, err, sizeof(err))) {
 		if (w->docker_reachable || !w->docker_state_known)
 			log_warn("Docker API unavailable (%s): containers are named by their "
@@ -109,18 +108,44 @@ static void list_docker_containers(struct watcher *w)
 	w->docker_reachable = true;
 	w->docker_state_known = true;
 	inventory_set_containers(&w->inv, &list);
+	/* The listing knows every running container: retry unknown ids afresh. */
+	hashmap_free(&w->inspected);
+	hashmap_init(&w->inspected, CONTAINER_ID_MAX + 1, sizeof(int64_t));
 }
 
-static void maybe_relist_docker(struct watcher *w)
+static int64_t monotonic_ms(void)
 {
-	struct timespec now;
-	long elapsed_ms;
+	return clock_ns(CLOCK_MONOTONIC) / 1000000;
+}
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	elapsed_ms = (now.tv_sec - w->last_docker_list.tv_sec) * 1000 +
-		     (now.tv_nsec - w->last_docker_list.tv_nsec) / 1000000;
-	if (elapsed_ms >= DOCKER_REFRESH_MIN_MS)
-		list_docker_containers(w);
+/*
+ * A container berth has not heard of: started since the last listing. Ask
+ * the API about it directly, once per id per DOCKER_RETRY_MS, so a burst of
+ * its connections costs one request and a dead daemon costs little.
+ */
+static const struct container *inspect_new_container(struct watcher *w, const char *id)
+{
+	char key[CONTAINER_ID_MAX + 1] = "";
+	struct container c;
+	int64_t *last, now = monotonic_ms();
+	char err[512];
+
+	if (!w->docker_reachable)
+		return NULL;
+	strncpy(key, id, CONTAINER_ID_MAX);
+	last = hashmap_upsert(&w->inspected, key, NULL);
+	if (!last || (*last && now - *last < DOCKER_RETRY_MS))
+		return NULL;
+	*last = now;
+	if (docker_inspect_container(w->opts->docker_socket, id, &c, err, sizeof(err))) {
+		log_debug("inspect %.12s: %s", id, err);
+		return NULL;
+	}
+	if (inventory_add_container(&w->inv, &c)) {
+		free(c.bindings);
+		return NULL;
+	}
+	return inventory_container(&w->inv, id);
 }
 
 /*
@@ -145,11 +170,8 @@ static bool attribute(struct watcher *w, uint64_t cgroup_id, uint16_t port, uint
 	who->container_id = entry->from_path.id;
 	who->runtime = entry->from_path.runtime;
 	c = inventory_container(&w->inv, entry->from_path.id);
-	if (!c && !strcmp(entry->from_path.runtime, "docker")) {
-		/* Started after the last listing: ask again (rate-limited). */
-		maybe_relist_docker(w);
-		c = inventory_container(&w->inv, entry->from_path.id);
-	}
+	if (!c && !strcmp(entry->from_path.runtime, "docker"))
+		c = inspect_new_container(w, entry->from_path.id);
 	if (c) {
 		who->container_name = c->name;
 		who->image = c->image;
@@ -472,7 +494,8 @@ int watch_run(const struct watch_options *opts)
 	w.meta.version = BERTH_VERSION;
 	setvbuf(w.out, out_buf, _IOFBF, sizeof(out_buf));
 
-	if (inventory_init(&w.inv, w.cgroup_mount))
+	if (inventory_init(&w.inv, w.cgroup_mount) ||
+	    hashmap_init(&w.inspected, CONTAINER_ID_MAX + 1, sizeof(int64_t)))
 		goto cleanup;
 	inventory_ready = true;
 	if (stats_init(&w.stats, libbpf_num_possible_cpus()))
@@ -529,8 +552,10 @@ cleanup:
 	loader_destroy(&w.loader);
 	if (stats_ready)
 		stats_free(&w.stats);
-	if (inventory_ready)
+	if (inventory_ready) {
 		inventory_free(&w.inv);
+		hashmap_free(&w.inspected);
+	}
 	fflush(w.out);
 	return exit_code;
 }
