@@ -91,16 +91,21 @@ $(OUTPUT)/tools/%: tests/tools/%.c | $(OUTPUT)/tools
 	$(call msg,TOOL,$@)
 	$(Q)$(CC) -std=gnu11 $(WARNINGS) -O2 -g $< -o $@ -lpthread
 
+# udpecho runs inside the busybox test image, which has no libc.
+$(OUTPUT)/tools/udpecho: tests/tools/udpecho.c | $(OUTPUT)/tools
+	$(call msg,TOOL,$@)
+	$(Q)$(CC) -std=gnu11 $(WARNINGS) -O2 -static $< -o $@
+
 unit-tests: $(UNIT_TESTS)
 bpf-tests: $(BPF_TESTS)
 tools: $(TOOLS)
 
 # Builds what the suite needs, then runs every test (unit, BPF, end-to-end).
 test: all unit-tests bpf-tests tools
-	$(Q)tests/run
+	$(Q)BERTH_BUILD=$(abspath $(OUTPUT)) tests/run $(T)
 
 bench: all tools
-	$(Q)scripts/bench
+	$(Q)BERTH_BUILD=$(abspath $(OUTPUT)) scripts/bench
 
 format:
 	$(Q)clang-format -i bpf/*.c bpf/*.h include/*.h src/*.c src/*.h tests/*/*.c

@@ -167,8 +167,11 @@ test_watch_udp_counters() {
 	local port out=$BERTH_TEST_TMP/watch.json err=$BERTH_TEST_TMP/watch.err berth_pid ip i
 	port=$(free_port 18380)
 	start_berth berth_pid "$out" "$err" watch --interval 1
-	# nc -u -l in the container: post_bind sees the bind (berth started first).
-	container_run berth-test-udp -p "127.0.0.1:$port:5353/udp" "$TEST_IMAGE" nc -u -l -p 5353 >/dev/null
+	# udpecho (static; busybox has no UDP server) binds explicitly, after
+	# berth started, so post_bind sees it.
+	[ -x "$BERTH_BUILD/tools/udpecho" ] || { skip_because "udpecho not built (make tools)"; return; }
+	container_run berth-test-udp -p "127.0.0.1:$port:5353/udp" -v "$BERTH_BUILD/tools:/tools:ro" \
+		"$TEST_IMAGE" /tools/udpecho --port 5353 --max 5 --timeout-s 60 >/dev/null
 	ip=$(container_ip berth-test-udp)
 	wait_for_json "$out" '.event.action=="listen" and .server.port==5353' 1 20 || {
 		cat "$err" >&2
@@ -176,7 +179,7 @@ test_watch_udp_counters() {
 		return 1
 	}
 	for i in 1 2 3 4 5; do
-		printf 'datagram-%02d\n' "$i" | busybox nc -u -w 1 "$ip" 5353 || true
+		printf 'datagram-%02d\n' "$i" >"/dev/udp/$ip/5353"
 	done
 	wait_for_json "$out" '.event.action=="port-stats" and .container.name=="berth-test-udp" and .network.transport=="udp" and .berth.stats.total.packets_in>=5' 1 20
 	stop_process "$berth_pid"
@@ -184,6 +187,7 @@ test_watch_udp_counters() {
 	last=$(jq -c 'select(.event.action=="port-stats" and .container.name=="berth-test-udp" and .network.transport=="udp" and .server.port==5353) | .berth.stats.total' "$out" | tail -n 1)
 	assert_eq 5 "$(jq .packets_in <<<"$last")" "UDP datagrams in ($last)"
 	assert_eq 60 "$(jq .bytes_in <<<"$last")" "UDP payload bytes in (5 x 12)"
+	assert_eq 60 "$(jq .bytes_out <<<"$last")" "UDP payload bytes echoed back"
 	assert_eq 1 "$(jq_count "$out" ".event.action==\"listen\" and .container.name==\"berth-test-udp\" and .berth.port.host_port==$port and .berth.port.protocol==\"udp\"")" "listen record joined to the UDP binding"
 }
 
