@@ -331,8 +331,12 @@ json_t *ecs_events_lost(const struct ecs_meta *meta, uint64_t realtime_ns, const
 
 int json_write_line(FILE *out, json_t *rec)
 {
+	/* One buffer, one fwrite: json_dumpf writes every token separately. */
+	static char line[64 * 1024];
+	const size_t flags = JSON_COMPACT | JSON_ENSURE_ASCII;
 	json_t *berth;
-	int err;
+	size_t len;
+	int err = 0;
 
 	if (!rec)
 		return -1;
@@ -342,9 +346,17 @@ int json_write_line(FILE *out, json_t *rec)
 		json_object_del(rec, "berth");
 		json_object_set_new(rec, "berth", berth);
 	}
-	err = json_dumpf(rec, out, JSON_COMPACT | JSON_ENSURE_ASCII);
+	len = json_dumpb(rec, line, sizeof(line) - 1, flags);
+	if (len && len < sizeof(line) - 1) {
+		line[len] = '\n';
+		if (fwrite(line, 1, len + 1, out) != len + 1)
+			err = -1;
+	} else {
+		/* Larger than the buffer (or an encoding error): the slow way. */
+		err = json_dumpf(rec, out, flags);
+		if (!err && fputc('\n', out) == EOF)
+			err = -1;
+	}
 	json_decref(rec);
-	if (err || fputc('\n', out) == EOF)
-		return -1;
-	return 0;
+	return err ? -1 : 0;
 }
