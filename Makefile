@@ -47,6 +47,9 @@ else
 endif
 
 .DELETE_ON_ERROR:
+# The object and skeleton are made by pattern rules but are products, not
+# intermediates: the BPF tests include the skeleton after `all` is built.
+.SECONDARY: $(BPF_OBJS) $(SKELS) $(OUTPUT)/vmlinux.h
 .PHONY: all clean test unit-tests bpf-tests tools bench format check-format install
 
 all: $(OUTPUT)/berth
@@ -83,7 +86,7 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libberth.a | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $< $(OUTPUT)/libberth.a $(LDLIBS) -lcmocka -o $@
 
-$(OUTPUT)/tests/%: tests/bpf/%.c $(OUTPUT)/libberth.a | $(OUTPUT)/tests
+$(OUTPUT)/tests/%: tests/bpf/%.c $(OUTPUT)/libberth.a $(SKELS) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $< $(OUTPUT)/libberth.a $(LDLIBS) -lcmocka -o $@
 
