@@ -40,7 +40,7 @@ static const char watch_usage[] =
 	"  -i, --iface IF          attach XDP to interface IF (repeatable): packets, bytes\n"
 	"                          and SYNs per destination port as the host sees them\n"
 	"      --xdp-mode MODE     auto (default: native if the driver has it, else\n"
-	"                          generic), native or generic\n"
+	"                          generic; generic on veth), native or generic\n"
 	"  -n, --interval S        seconds between port-stats records (default 10)\n"
 	"      --docker-socket P   Docker Engine API socket (default /var/run/docker.sock)\n"
 	"  -a, --all               also report host processes (cgroups that are not\n"
