@@ -117,6 +117,22 @@ struct {
 	__type(value, struct berth_xdp_source);
 } xdp_sources SEC(".maps");
 
+/*
+ * Starts tracking a connection: byte marks at the socket's counters now, so
+ * only what moves from here on is accounted.
+ */
+static __always_inline void conn_state_init(struct conn_state *state, __u64 established_ns,
+					    __u64 cgroup_id, __u16 port, __u8 role,
+					    __u64 bytes_received, __u64 bytes_acked)
+{
+	state->established_ns = established_ns;
+	state->cgroup_id = cgroup_id;
+	state->accounted_in = bytes_received;
+	state->accounted_out = bytes_acked;
+	state->counted_port = port;
+	state->role = role;
+}
+
 static __always_inline void count_health(enum berth_counter counter)
 {
 	__u32 key = counter;
@@ -265,13 +281,9 @@ static __always_inline void conn_established(struct bpf_sock_ops *skops, __u8 ro
 		}
 		count_health(BERTH_CNT_CONN_FALLBACK);
 	}
-	state->established_ns = bpf_ktime_get_ns();
-	state->cgroup_id = cgroup_id;
 	/* Data that came with the handshake (TFO) is already in the counters. */
-	state->accounted_in = skops->bytes_received;
-	state->accounted_out = skops->bytes_acked;
-	state->counted_port = port;
-	state->role = role;
+	conn_state_init(state, bpf_ktime_get_ns(), cgroup_id, port, role, skops->bytes_received,
+			skops->bytes_acked);
 
 	/* Ask for state changes: the move to TCP_CLOSE ends the connection. */
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
@@ -440,9 +452,9 @@ static __always_inline struct conn_state *conn_state_of(struct bpf_sock *sk, __u
  * the answer in their storage; listeners and explicitly bound ports serve;
  * for anything older than berth, the lower port is taken as the service.
  */
-static __always_inline __u8 socket_role(struct bpf_sock *sk, __u64 cookie, __u64 cgroup_id,
-					const struct packet_info *pkt, __u16 local_port,
-					__u16 remote_port)
+static __always_inline __u8 socket_role(struct bpf_sock *sk, const struct conn_state *state,
+					__u64 cgroup_id, const struct packet_info *pkt,
+					__u16 local_port, __u16 remote_port)
 {
 	struct bound_port_key bound = {
 		.cgroup_id = cgroup_id,
@@ -451,13 +463,10 @@ static __always_inline __u8 socket_role(struct bpf_sock *sk, __u64 cookie, __u64
 	};
 
 	if (pkt->protocol == IPPROTO_TCP) {
-		struct conn_state *state;
-
 		if (sk->state == BPF_TCP_LISTEN)
 			return BERTH_ROLE_LOCAL;
 		if (sk->state == BPF_TCP_SYN_SENT)
 			return BERTH_ROLE_REMOTE;
-		state = conn_state_of(sk, cookie);
 		if (state)
 			return state->role;
 	}
@@ -474,6 +483,7 @@ static __always_inline int count_skb(struct __sk_buff *skb, bool ingress)
 	struct bpf_sock *sk;
 	void *data_end = (void *)(long)skb->data_end;
 	__u16 local_port, remote_port, port;
+	struct conn_state *state = NULL;
 	__u64 cgroup_id, cookie, payload, segs;
 	__u8 role;
 
@@ -491,7 +501,13 @@ static __always_inline int count_skb(struct __sk_buff *skb, bool ingress)
 	remote_port = ingress ? pkt.sport : pkt.dport;
 	cgroup_id = bpf_skb_cgroup_id(skb);
 	cookie = bpf_get_socket_cookie(skb);
-	role = socket_role(sk, cookie, cgroup_id, &pkt, local_port, remote_port);
+	/*
+	 * Looked up once per packet: it decides the role and holds the byte
+	 * marks. Listeners and SYN_SENT sockets never have one.
+	 */
+	if (pkt.protocol == IPPROTO_TCP)
+		state = conn_state_of(sk, cookie);
+	role = socket_role(sk, state, cgroup_id, &pkt, local_port, remote_port);
 	port = role == BERTH_ROLE_LOCAL ? local_port : remote_port;
 
 	counters = port_counters(cgroup_id, port, pkt.protocol, role);
@@ -505,7 +521,6 @@ static __always_inline int count_skb(struct __sk_buff *skb, bool ingress)
 
 	if (pkt.protocol == IPPROTO_TCP) {
 		struct bpf_tcp_sock *tp;
-		struct conn_state *state;
 		__u64 bytes_in, bytes_out;
 
 		/* Listeners and handshakes carry no accounted payload. */
@@ -514,7 +529,6 @@ static __always_inline int count_skb(struct __sk_buff *skb, bool ingress)
 		tp = bpf_tcp_sock(sk);
 		if (!tp)
 			return CGROUP_SKB_ALLOW;
-		state = conn_state_of(sk, cookie);
 		if (!state) {
 			/* Established before berth: count from now on. */
 			state = bpf_sk_storage_get(&conn_states, sk, 0,
@@ -523,11 +537,9 @@ static __always_inline int count_skb(struct __sk_buff *skb, bool ingress)
 				count_health(BERTH_CNT_CONN_STORAGE_FAILED);
 				return CGROUP_SKB_ALLOW;
 			}
-			state->cgroup_id = cgroup_id;
-			state->counted_port = port;
-			state->role = role;
-			state->accounted_in = tp->bytes_received;
-			state->accounted_out = tp->bytes_acked;
+			/* established_ns 0: berth never saw it open. */
+			conn_state_init(state, 0, cgroup_id, port, role, tp->bytes_received,
+					tp->bytes_acked);
 			return CGROUP_SKB_ALLOW;
 		}
 		tcp_payload_bytes(sk, sk->state, tp->bytes_received, tp->bytes_acked, &bytes_in,
