@@ -42,6 +42,46 @@ static void copy_string(char *dst, size_t size, const char *src)
 	snprintf(dst, size, "%s", src ? src : "");
 }
 
+/*
+ * Adds host_ip:host_port -> container_port/proto to c, for both API shapes.
+ * proto is the API's "tcp" or "udp" (NULL: tcp); others (sctp) are skipped,
+ * since berth counts TCP and UDP. podman omits the host IP when the binding
+ * is on every interface.
+ */
+static int add_binding(struct container *c, const char *proto, const char *ip,
+		       unsigned long host_port, unsigned long container_port, char *err,
+		       size_t errlen)
+{
+	struct port_binding b = { 0 };
+
+	if (!proto || !strcmp(proto, "tcp"))
+		b.protocol = IPPROTO_TCP;
+	else if (!strcmp(proto, "udp"))
+		b.protocol = IPPROTO_UDP;
+	else
+		return 0;
+	copy_string(b.host_ip, sizeof(b.host_ip), ip && *ip ? ip : "0.0.0.0");
+	b.host_port = host_port;
+	b.container_port = container_port;
+	if (container_add_binding(c, &b)) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Parses body; NULL with the position of the error in err. */
+static json_t *load_body(const char *body, size_t len, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+
+	if (!root)
+		snprintf(err, errlen, "invalid JSON at line %d column %d: %s", jerr.line,
+			 jerr.column, jerr.text);
+	return root;
+}
+
 static int parse_ports(json_t *ports, struct container *c, char *err, size_t errlen, size_t index)
 {
 	size_t i;
@@ -58,7 +98,6 @@ static int parse_ports(json_t *ports, struct container *c, char *err, size_t err
 		json_t *public_port = json_object_get(port, "PublicPort");
 		const char *type = json_string_value(json_object_get(port, "Type"));
 		const char *ip = json_string_value(json_object_get(port, "IP"));
-		struct port_binding b = { 0 };
 
 		if (!json_is_object(port) || !json_is_integer(private_port)) {
 			snprintf(err, errlen, "containers[%zu].Ports[%zu]: no integer PrivatePort",
@@ -76,20 +115,9 @@ static int parse_ports(json_t *ports, struct container *c, char *err, size_t err
 				 index, i);
 			return -1;
 		}
-		if (type && !strcmp(type, "udp"))
-			b.protocol = IPPROTO_UDP;
-		else if (!type || !strcmp(type, "tcp"))
-			b.protocol = IPPROTO_TCP;
-		else
-			continue; /* sctp: berth counts TCP and UDP */
-		/* podman omits IP when the binding is on every interface. */
-		copy_string(b.host_ip, sizeof(b.host_ip), ip && *ip ? ip : "0.0.0.0");
-		b.host_port = json_integer_value(public_port);
-		b.container_port = json_integer_value(private_port);
-		if (container_add_binding(c, &b)) {
-			snprintf(err, errlen, "out of memory");
+		if (add_binding(c, type, ip, json_integer_value(public_port),
+				json_integer_value(private_port), err, errlen))
 			return -1;
-		}
 	}
 	return 0;
 }
@@ -97,18 +125,14 @@ static int parse_ports(json_t *ports, struct container *c, char *err, size_t err
 int docker_parse_containers(const char *body, size_t len, struct container_list *out, char *err,
 			    size_t errlen)
 {
-	json_error_t jerr;
 	json_t *root, *item;
 	size_t i;
 	int ret = -1;
 
 	memset(out, 0, sizeof(*out));
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		snprintf(err, errlen, "invalid JSON at line %d column %d: %s", jerr.line,
-			 jerr.column, jerr.text);
+	root = load_body(body, len, err, errlen);
+	if (!root)
 		return -1;
-	}
 	if (!json_is_array(root)) {
 		snprintf(err, errlen, "expected an array of containers");
 		goto out;
@@ -234,7 +258,6 @@ static int parse_port_map(json_t *ports, struct container *c, char *err, size_t 
 		json_array_foreach(hosts, i, host) {
 			const char *ip = json_string_value(json_object_get(host, "HostIp"));
 			const char *port = json_string_value(json_object_get(host, "HostPort"));
-			struct port_binding b = { 0 };
 			char *end;
 			unsigned long host_port;
 
@@ -245,19 +268,8 @@ static int parse_port_map(json_t *ports, struct container *c, char *err, size_t 
 				snprintf(err, errlen, "Ports[%s]: bad HostPort '%s'", spec, port);
 				return -1;
 			}
-			if (!strcmp(proto, "udp"))
-				b.protocol = IPPROTO_UDP;
-			else if (!strcmp(proto, "tcp"))
-				b.protocol = IPPROTO_TCP;
-			else
-				continue;
-			copy_string(b.host_ip, sizeof(b.host_ip), ip && *ip ? ip : "0.0.0.0");
-			b.host_port = host_port;
-			b.container_port = container_port;
-			if (container_add_binding(c, &b)) {
-				snprintf(err, errlen, "out of memory");
+			if (add_binding(c, proto, ip, host_port, container_port, err, errlen))
 				return -1;
-			}
 		}
 	}
 	return 0;
@@ -266,18 +278,14 @@ static int parse_port_map(json_t *ports, struct container *c, char *err, size_t 
 int docker_parse_inspect(const char *body, size_t len, struct container *c, char *err,
 			 size_t errlen)
 {
-	json_error_t jerr;
 	json_t *root, *ports;
 	const char *id, *name;
 	int ret = -1;
 
 	memset(c, 0, sizeof(*c));
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		snprintf(err, errlen, "invalid JSON at line %d column %d: %s", jerr.line,
-			 jerr.column, jerr.text);
+	root = load_body(body, len, err, errlen);
+	if (!root)
 		return -1;
-	}
 	id = json_string_value(json_object_get(root, "Id"));
 	if (!json_is_object(root) || !id || strlen(id) != CONTAINER_ID_MAX) {
 		snprintf(err, errlen, "no 64-character Id");
