@@ -82,7 +82,7 @@ $(OUTPUT)/berth: $(OUTPUT)/obj/main.o $(OUTPUT)/libberth.a
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libberth.a | $(OUTPUT)/tests
+$(OUTPUT)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(OUTPUT)/libberth.a | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $< $(OUTPUT)/libberth.a $(LDLIBS) -lcmocka -o $@
 
@@ -111,10 +111,10 @@ bench: all tools
 	$(Q)BERTH_BUILD=$(abspath $(OUTPUT)) scripts/bench
 
 format:
-	$(Q)clang-format -i bpf/*.c bpf/*.h include/*.h src/*.c src/*.h tests/*/*.c
+	$(Q)clang-format -i bpf/*.c bpf/*.h include/*.h src/*.c src/*.h tests/*/*.c tests/unit/*.h
 
 check-format:
-	$(Q)clang-format --dry-run --Werror bpf/*.c bpf/*.h include/*.h src/*.c src/*.h tests/*/*.c
+	$(Q)clang-format --dry-run --Werror bpf/*.c bpf/*.h include/*.h src/*.c src/*.h tests/*/*.c tests/unit/*.h
 
 install: $(OUTPUT)/berth
 	install -D -m 0755 $(OUTPUT)/berth $(DESTDIR)/usr/local/sbin/berth

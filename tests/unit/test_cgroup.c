@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "cgroup.h"
+#include "tmpdir.h"
 
 #define ID1 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define ID2 "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
@@ -115,37 +116,6 @@ static void test_not_containers(void **state)
 }
 
 /* ---- cgroup2_find_mount ---- */
-
-struct tmp {
-	char dir[64];
-};
-
-static int tmp_setup(void **state)
-{
-	struct tmp *t = calloc(1, sizeof(*t));
-
-	if (!t)
-		return -1;
-	snprintf(t->dir, sizeof(t->dir), "/tmp/berth-test-cgroup.XXXXXX");
-	if (!mkdtemp(t->dir)) {
-		free(t);
-		return -1;
-	}
-	*state = t;
-	return 0;
-}
-
-static int tmp_teardown(void **state)
-{
-	struct tmp *t = *state;
-	char cmd[128];
-	int ret;
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
-	ret = system(cmd);
-	free(t);
-	return ret ? -1 : 0;
-}
 
 static const char *write_mountinfo(const struct tmp *t, const char *name, const char *text)
 {

@@ -18,6 +18,7 @@
 
 #include "docker.h"
 #include "inventory.h"
+#include "tmpdir.h"
 
 #define ID1 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define ID2 "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
@@ -477,37 +478,6 @@ static void test_container_binding(void **state)
 	/* Only an IPv6 binding: that one. */
 	expect_binding(container_binding(db, 6000, IPPROTO_TCP), "::1", 16000, 6000, IPPROTO_TCP);
 	container_list_free(&list);
-}
-
-struct tmp {
-	char dir[64];
-};
-
-static int tmp_setup(void **state)
-{
-	struct tmp *t = calloc(1, sizeof(*t));
-
-	if (!t)
-		return -1;
-	snprintf(t->dir, sizeof(t->dir), "/tmp/berth-test-docker.XXXXXX");
-	if (!mkdtemp(t->dir)) {
-		free(t);
-		return -1;
-	}
-	*state = t;
-	return 0;
-}
-
-static int tmp_teardown(void **state)
-{
-	struct tmp *t = *state;
-	char cmd[128];
-	int ret;
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
-	ret = system(cmd);
-	free(t);
-	return ret ? -1 : 0;
 }
 
 static void test_inventory(void **state)
