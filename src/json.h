@@ -6,7 +6,7 @@
 #ifndef BERTH_JSON_H
 #define BERTH_JSON_H
 
-#include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -56,19 +56,48 @@ void format_timestamp(uint64_t realtime_ns, char out[32]);
 /* "tcp", "udp" or the number. */
 const char *transport_name(uint8_t protocol, char buf[8]);
 
-json_t *ecs_connection(const struct ecs_meta *meta, uint64_t realtime_ns,
-		       const struct berth_event *ev, const struct attribution *who);
-json_t *ecs_listen(const struct ecs_meta *meta, uint64_t realtime_ns, const struct berth_event *ev,
-		   const struct attribution *who);
-json_t *ecs_port_stats(const struct ecs_meta *meta, uint64_t realtime_ns,
-		       const struct port_stats_report *report, const struct attribution *who);
-json_t *ecs_xdp_port_stats(const struct ecs_meta *meta, uint64_t realtime_ns,
-			   const struct xdp_stats_report *report, const struct attribution *who);
-/* An events-lost record: count lost in the interval, total since start. */
-json_t *ecs_events_lost(const struct ecs_meta *meta, uint64_t realtime_ns, const char *cause,
-			uint64_t count, uint64_t total);
+/*
+ * One record being written: a growing buffer reused from record to record,
+ * so that writing an event allocates nothing once it has grown.
+ */
+#define JSON_LINE_MAX_DEPTH 16
+struct json_line {
+	char *buf;
+	size_t len, cap;
+	unsigned int depth;
+	uint32_t has_member; /* bit d: the container at depth d has a member */
+	bool failed;	     /* out of memory or nested too deep */
+};
 
-/* Writes rec as one compact line and releases it; 0 or -1 (errno set). */
-int json_write_line(FILE *out, json_t *rec);
+void json_line_free(struct json_line *line);
+
+/*
+ * The records. Each replaces what line held with one complete record and
+ * returns line, for json_write_line.
+ */
+struct json_line *ecs_connection(struct json_line *line, const struct ecs_meta *meta,
+				 uint64_t realtime_ns, const struct berth_event *ev,
+				 const struct attribution *who);
+struct json_line *ecs_listen(struct json_line *line, const struct ecs_meta *meta,
+			     uint64_t realtime_ns, const struct berth_event *ev,
+			     const struct attribution *who);
+struct json_line *ecs_port_stats(struct json_line *line, const struct ecs_meta *meta,
+				 uint64_t realtime_ns, const struct port_stats_report *report,
+				 const struct attribution *who);
+/* who is NULL for a port no container publishes. */
+struct json_line *ecs_xdp_port_stats(struct json_line *line, const struct ecs_meta *meta,
+				     uint64_t realtime_ns, const struct xdp_stats_report *report,
+				     const struct attribution *who);
+/* An events-lost record: count lost in the interval, total since start. */
+struct json_line *ecs_events_lost(struct json_line *line, const struct ecs_meta *meta,
+				  uint64_t realtime_ns, const char *cause, uint64_t count,
+				  uint64_t total);
+
+/*
+ * Writes the record in line, with its newline, in one fwrite and empties
+ * line; 0, or -1 (errno set) when line is NULL, incomplete or failed, or
+ * the write failed.
+ */
+int json_write_line(FILE *out, struct json_line *line);
 
 #endif

@@ -44,6 +44,7 @@ struct watcher {
 	struct inventory inv;
 	struct stats stats;
 	struct ecs_meta meta;
+	struct json_line line; /* the record being written */
 	char host_name[256];
 	char cgroup_mount[4096];
 	FILE *out;
@@ -81,7 +82,7 @@ static uint64_t now_realtime(void)
 	return clock_ns(CLOCK_REALTIME);
 }
 
-static void emit(struct watcher *w, json_t *rec)
+static void emit(struct watcher *w, struct json_line *rec)
 {
 	if (json_write_line(w->out, rec) && !w->output_failed) {
 		w->output_failed = true;
@@ -196,10 +197,10 @@ static int handle_event(void *ctx, void *data, size_t size)
 	switch (ev->kind) {
 	case BERTH_EV_CONN_OPEN:
 	case BERTH_EV_CONN_CLOSE:
-		emit(w, ecs_connection(&w->meta, realtime_of(w, ev->timestamp_ns), ev, &who));
+		emit(w, ecs_connection(&w->line, &w->meta, realtime_of(w, ev->timestamp_ns), ev, &who));
 		break;
 	case BERTH_EV_BIND:
-		emit(w, ecs_listen(&w->meta, realtime_of(w, ev->timestamp_ns), ev, &who));
+		emit(w, ecs_listen(&w->line, &w->meta, realtime_of(w, ev->timestamp_ns), ev, &who));
 		break;
 	}
 	return 0;
@@ -230,7 +231,7 @@ static void report_ports(struct watcher *w, uint64_t now)
 		entry->reported = entry->total;
 		if (!attribute(w, key->cgroup_id, key->port, key->protocol, key->role, &who))
 			continue;
-		emit(w, ecs_port_stats(&w->meta, now, &report, &who));
+		emit(w, ecs_port_stats(&w->line, &w->meta, now, &report, &who));
 	}
 }
 
@@ -282,7 +283,7 @@ static void report_xdp(struct watcher *w, uint64_t now)
 			who.runtime = c->runtime;
 			who.binding = binding;
 		}
-		emit(w, ecs_xdp_port_stats(&w->meta, now, &report, c ? &who : NULL));
+		emit(w, ecs_xdp_port_stats(&w->line, &w->meta, now, &report, c ? &who : NULL));
 	}
 }
 
@@ -313,7 +314,7 @@ static void report_evictions(struct watcher *w, uint64_t now, int map_fd, size_t
 
 	if (evicted <= *reported)
 		return;
-	emit(w, ecs_events_lost(&w->meta, now, cause, evicted - *reported, evicted));
+	emit(w, ecs_events_lost(&w->line, &w->meta, now, cause, evicted - *reported, evicted));
 	*reported = evicted;
 }
 
@@ -330,7 +331,7 @@ static void report_losses(struct watcher *w, uint64_t now)
 		if (!cause || !delta)
 			continue;
 		w->stats.health_reported[i] = w->stats.health[i];
-		emit(w, ecs_events_lost(&w->meta, now, cause, delta, w->stats.health[i]));
+		emit(w, ecs_events_lost(&w->line, &w->meta, now, cause, delta, w->stats.health[i]));
 	}
 	if (!w->loader.n_xdp)
 		return;
@@ -556,6 +557,7 @@ cleanup:
 		inventory_free(&w.inv);
 		hashmap_free(&w.inspected);
 	}
+	json_line_free(&w.line);
 	fflush(w.out);
 	return exit_code;
 }

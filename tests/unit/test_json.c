@@ -16,6 +16,7 @@
 #include <regex.h>
 #include <sys/socket.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "addr.h"
 #include "json.h"
@@ -25,6 +26,8 @@
 #define NOW_NS 1796396851112000000ULL
 
 static const struct ecs_meta meta = { .host_name = "node-1", .version = "1.2.3" };
+/* One writer for every record, as berth watch has. */
+static struct json_line record;
 
 /* ---- helpers ---- */
 
@@ -127,7 +130,7 @@ static void expect_timestamp_format(const char *ts)
  * first and berth last. The raw line goes to *line when line is not NULL
  * (the caller frees it).
  */
-static json_t *write_and_parse(json_t *rec, char **line)
+static json_t *write_and_parse(struct json_line *rec, char **line)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -173,7 +176,7 @@ static json_t *write_and_parse(json_t *rec, char **line)
 }
 
 /* write_and_parse(), and the fields every record carries. */
-static json_t *emit(json_t *rec, const char *kind, const char *action, char **line)
+static json_t *emit(struct json_line *rec, const char *kind, const char *action, char **line)
 {
 	json_t *root = write_and_parse(rec, line);
 
@@ -274,7 +277,7 @@ static void test_connection_accepted_ipv4(void **state)
 	json_t *root;
 
 	(void)state;
-	root = emit(ecs_connection(&meta, NOW_NS, &ev, &web_container), "event",
+	root = emit(ecs_connection(&record, &meta, NOW_NS, &ev, &web_container), "event",
 		    "connection-accepted", NULL);
 	expect_strings(root, "event.category", "network", NULL);
 	expect_strings(root, "event.type", "connection", "start", NULL);
@@ -317,7 +320,7 @@ static void test_connection_initiated_ipv6(void **state)
 	json_t *root;
 
 	(void)state;
-	root = emit(ecs_connection(&meta, NOW_NS, &ev, &host), "event", "connection-initiated",
+	root = emit(ecs_connection(&record, &meta, NOW_NS, &ev, &host), "event", "connection-initiated",
 		    NULL);
 	expect_strings(root, "event.type", "connection", "start", NULL);
 	expect_str(root, "source.ip", "2001:db8::10");
@@ -343,7 +346,7 @@ static void test_connection_dual_stack(void **state)
 	json_t *root;
 
 	(void)state;
-	root = emit(ecs_connection(&meta, NOW_NS, &ev, &nobody), "event", "connection-accepted",
+	root = emit(ecs_connection(&record, &meta, NOW_NS, &ev, &nobody), "event", "connection-accepted",
 		    NULL);
 	expect_str(root, "source.ip", "198.51.100.2");
 	expect_str(root, "destination.ip", "192.0.2.10");
@@ -367,7 +370,7 @@ static void test_connection_closed(void **state)
 	ev.duration_ns = 2500000000ULL;
 	ev.srtt_us = 350;
 	ev.total_retrans = 2;
-	root = emit(ecs_connection(&meta, NOW_NS, &ev, &web_container), "event",
+	root = emit(ecs_connection(&record, &meta, NOW_NS, &ev, &web_container), "event",
 		    "connection-closed", NULL);
 	expect_strings(root, "event.type", "connection", "end", NULL);
 	expect_int(root, "event.duration", 2500000000LL);
@@ -389,7 +392,7 @@ static void test_connection_closed(void **state)
 	ev.bytes_in = 70000;
 	ev.bytes_out = 600;
 	ev.duration_ns = 1;
-	root = emit(ecs_connection(&meta, NOW_NS, &ev, &web_container), "event",
+	root = emit(ecs_connection(&record, &meta, NOW_NS, &ev, &web_container), "event",
 		    "connection-closed", NULL);
 	expect_str(root, "source.ip", "2001:db8::10");
 	expect_int(root, "source.bytes", 600);
@@ -414,7 +417,7 @@ static void test_listen(void **state)
 
 	(void)state;
 	set_addr(ev.local_addr, "0.0.0.0");
-	root = emit(ecs_listen(&meta, NOW_NS, &ev, &web_container), "event", "listen", NULL);
+	root = emit(ecs_listen(&record, &meta, NOW_NS, &ev, &web_container), "event", "listen", NULL);
 	expect_strings(root, "event.category", "network", NULL);
 	expect_strings(root, "event.type", "start", NULL);
 	expect_str(root, "server.ip", "0.0.0.0");
@@ -430,7 +433,7 @@ static void test_listen(void **state)
 	ev.protocol = IPPROTO_UDP;
 	ev.local_port = 53;
 	set_addr(ev.local_addr, "::");
-	root = emit(ecs_listen(&meta, NOW_NS, &ev, &(struct attribution){ 0 }), "event", "listen",
+	root = emit(ecs_listen(&record, &meta, NOW_NS, &ev, &(struct attribution){ 0 }), "event", "listen",
 		    NULL);
 	expect_str(root, "server.ip", "::");
 	expect_int(root, "server.port", 53);
@@ -453,7 +456,7 @@ static void test_port_stats(void **state)
 	json_t *root;
 
 	(void)state;
-	root = emit(ecs_port_stats(&meta, NOW_NS, &report, &web_container), "metric", "port-stats",
+	root = emit(ecs_port_stats(&record, &meta, NOW_NS, &report, &web_container), "metric", "port-stats",
 		    NULL);
 	expect_strings(root, "event.category", "network", NULL);
 	expect_strings(root, "event.type", "info", NULL);
@@ -475,7 +478,7 @@ static void test_port_stats(void **state)
 
 	report.role = BERTH_ROLE_REMOTE;
 	report.protocol = IPPROTO_UDP;
-	root = emit(ecs_port_stats(&meta, NOW_NS, &report, &(struct attribution){ 0 }), "metric",
+	root = emit(ecs_port_stats(&record, &meta, NOW_NS, &report, &(struct attribution){ 0 }), "metric",
 		    "port-stats", NULL);
 	expect_str(root, "berth.role", "client");
 	expect_str(root, "network.transport", "udp");
@@ -498,7 +501,7 @@ static void test_xdp_port_stats(void **state)
 
 	(void)state;
 	/* No container publishes the port: who is NULL. */
-	root = emit(ecs_xdp_port_stats(&meta, NOW_NS, &report, NULL), "metric", "port-stats", NULL);
+	root = emit(ecs_xdp_port_stats(&record, &meta, NOW_NS, &report, NULL), "metric", "port-stats", NULL);
 	expect_strings(root, "event.type", "info", NULL);
 	expect_int(root, "destination.port", 18080);
 	expect_str(root, "network.transport", "tcp");
@@ -516,7 +519,7 @@ static void test_xdp_port_stats(void **state)
 	expect_absent(root, "berth.port");
 	json_decref(root);
 
-	root = emit(ecs_xdp_port_stats(&meta, NOW_NS, &report, &web_container), "metric",
+	root = emit(ecs_xdp_port_stats(&record, &meta, NOW_NS, &report, &web_container), "metric",
 		    "port-stats", NULL);
 	expect_str(root, "container.name", "web");
 	expect_int(root, "berth.port.container_port", 80);
@@ -528,7 +531,7 @@ static void test_events_lost(void **state)
 	json_t *root;
 
 	(void)state;
-	root = emit(ecs_events_lost(&meta, NOW_NS, "ringbuf-full", 12, 345), "metric",
+	root = emit(ecs_events_lost(&record, &meta, NOW_NS, "ringbuf-full", 12, 345), "metric",
 		    "events-lost", NULL);
 	expect_strings(root, "event.category", "host", NULL);
 	expect_strings(root, "event.type", "error", NULL);
@@ -546,6 +549,8 @@ static void test_write_line_null(void **state)
 
 	(void)state;
 	assert_int_equal(json_write_line(f, NULL), -1);
+	/* Nothing written yet: an empty record is not a line. */
+	assert_int_equal(json_write_line(f, &record), -1);
 	fclose(f);
 	assert_int_equal(len, 0);
 	free(buf);
@@ -558,7 +563,7 @@ static void test_hostile_strings(void **state)
 					   "192.0.2.10", 80, "198.51.100.2", 51234);
 	struct attribution who = web_container;
 	static const char name[] = "a\"b\\c\nd\re\tf\x01g/</script>\"}\n{\"x\":1";
-	static const char image[] = "r\xc3\xa9gistry.example/\xe2\x9c\x93:latest"; /* UTF-8 */
+	static const char image[] = "r\xc3\xa9gistry.example/\xe2\x9c\x93:\xf0\x9f\x90\xb3"; /* UTF-8 */
 	char *line;
 	json_t *root;
 
@@ -566,13 +571,14 @@ static void test_hostile_strings(void **state)
 	who.container_name = name;
 	who.image = image;
 	who.cgroup_path = "/weird\n\"path\"\\";
-	root = emit(ecs_connection(&meta, NOW_NS, &ev, &who), "event", "connection-accepted",
+	root = emit(ecs_connection(&record, &meta, NOW_NS, &ev, &who), "event", "connection-accepted",
 		    &line);
 	expect_str(root, "container.name", name);
 	expect_str(root, "container.image.name", image);
 	expect_str(root, "berth.cgroup_path", "/weird\n\"path\"\\");
 	/* Non-ASCII goes out as \u escapes, so the line is plain ASCII. */
-	assert_non_null(strstr(line, "r\\u00E9gistry.example/\\u2713:latest"));
+	/* Beyond the BMP as a surrogate pair (RFC 8259 7). */
+	assert_non_null(strstr(line, "r\\u00E9gistry.example/\\u2713:\\uD83D\\uDC33"));
 	free(line);
 	json_decref(root);
 }
@@ -595,7 +601,7 @@ static void test_non_utf8_strings(void **state)
 	who.container_name = "bad\xff\xfe name";
 	who.image = "img\xc3";			      /* truncated sequence at the end */
 	who.cgroup_path = "/x\xed\xa0\x80y\xc0\xafz"; /* surrogate, overlong */
-	root = emit(ecs_connection(&meta, NOW_NS, &ev, &who), "event", "connection-closed", NULL);
+	root = emit(ecs_connection(&record, &meta, NOW_NS, &ev, &who), "event", "connection-closed", NULL);
 	expect_str(root, "container.id", CID);
 	expect_str(root, "container.name", "bad\xef\xbf\xbd\xef\xbf\xbd name");
 	expect_str(root, "container.image.name", "img\xef\xbf\xbd");
@@ -605,12 +611,12 @@ static void test_non_utf8_strings(void **state)
 	json_decref(root);
 
 	/* A hostname that is not UTF-8 still gives host.name. */
-	root = write_and_parse(ecs_listen(&bad_meta, NOW_NS, &ev, &who), NULL);
+	root = write_and_parse(ecs_listen(&record, &bad_meta, NOW_NS, &ev, &who), NULL);
 	expect_str(root, "host.name", "h\xef\xbf\xbdst");
 	expect_str(root, "container.name", "bad\xef\xbf\xbd\xef\xbf\xbd name");
 	json_decref(root);
 
-	root = emit(ecs_xdp_port_stats(&meta, NOW_NS, &report, NULL), "metric", "port-stats", NULL);
+	root = emit(ecs_xdp_port_stats(&record, &meta, NOW_NS, &report, NULL), "metric", "port-stats", NULL);
 	expect_str(root, "observer.ingress.interface.name", "eth\xef\xbf\xbd");
 	json_decref(root);
 }
