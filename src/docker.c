@@ -303,10 +303,8 @@ int docker_parse_inspect(const char *body, size_t len, struct container *c, char
 	ret = parse_port_map(ports, c, err, errlen);
 out:
 	json_decref(root);
-	if (ret) {
-		free(c->bindings);
-		memset(c, 0, sizeof(*c));
-	}
+	if (ret)
+		container_clear(c);
 	return ret;
 }
 

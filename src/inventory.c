@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,10 +9,17 @@
 /* Unknown cgroup ids re-walk cgroupfs at most this often. */
 #define CGROUP_WALK_INTERVAL_MS 200
 
+void container_clear(struct container *c)
+{
+	free(c->bindings);
+	free(c->labels);
+	memset(c, 0, sizeof(*c));
+}
+
 void container_list_free(struct container_list *list)
 {
 	for (unsigned int i = 0; i < list->count; i++)
-		free(list->items[i].bindings);
+		container_clear(&list->items[i]);
 	free(list->items);
 	memset(list, 0, sizeof(*list));
 }
@@ -44,6 +52,33 @@ int container_add_binding(struct container *c, const struct port_binding *b)
 	bindings[c->n_bindings++] = *b;
 	c->bindings = bindings;
 	return 0;
+}
+
+int container_add_label(struct container *c, const char *key, const char *value)
+{
+	struct label *labels;
+
+	if (c->n_labels >= CONTAINER_LABELS_MAX)
+		return 0;
+	labels = realloc(c->labels, (c->n_labels + 1) * sizeof(*labels));
+	if (!labels)
+		return -ENOMEM;
+	c->labels = labels;
+	snprintf(labels[c->n_labels].key, LABEL_TEXT_MAX, "%s", key);
+	snprintf(labels[c->n_labels].value, LABEL_TEXT_MAX, "%s", value);
+	c->n_labels++;
+	return 0;
+}
+
+void image_tag_of(const char *image, char *tag, size_t taglen)
+{
+	const char *slash = strrchr(image, '/');
+	const char *colon = strrchr(slash ? slash : image, ':');
+
+	/* A digest pins the image: its tag, if any, says nothing more. */
+	if (strchr(image, '@') || !colon)
+		colon = NULL;
+	snprintf(tag, taglen, "%s", colon ? colon + 1 : "");
 }
 
 int inventory_init(struct inventory *inv, const char *cgroup_mount)
@@ -163,7 +198,7 @@ int inventory_add_container(struct inventory *inv, struct container *c)
 	struct container *slot = (struct container *)inventory_container(inv, c->id);
 
 	if (slot) {
-		free(slot->bindings);
+		container_clear(slot);
 	} else {
 		slot = container_list_add(&inv->containers);
 		if (!slot)

@@ -25,11 +25,39 @@ struct port_binding {
 	uint8_t protocol; /* IPPROTO_TCP or IPPROTO_UDP */
 };
 
+#define IMAGE_TAG_MAX 128
+#define CONTAINER_USER_MAX 64
+#define NETWORK_MODE_MAX 64
+#define K8S_NAME_MAX 254 /* DNS subdomain names: 253 bytes */
+/* Labels kept per container, and the longest key and value kept whole. */
+#define CONTAINER_LABELS_MAX 64
+#define LABEL_TEXT_MAX 256
+
+struct label {
+	char key[LABEL_TEXT_MAX];
+	char value[LABEL_TEXT_MAX];
+};
+
+/* Kubernetes identity, from the OCI annotations of containerd or CRI-O. */
+struct kubernetes_identity {
+	char pod_name[K8S_NAME_MAX];
+	char pod_namespace[K8S_NAME_MAX];
+	char pod_uid[64];
+};
+
 struct container {
 	char id[CONTAINER_ID_MAX + 1];
 	char name[CONTAINER_NAME_MAX]; /* empty when only the cgroup path is known */
-	char image[IMAGE_NAME_MAX];
-	const char *runtime;
+	char image[IMAGE_NAME_MAX];    /* as the runtime names it: "nginx:1.27" */
+	char image_tag[IMAGE_TAG_MAX]; /* "1.27"; empty for a digest or no tag */
+	const char *runtime;	       /* "docker", "podman", "containerd", "cri-o" */
+	char user[CONTAINER_USER_MAX]; /* the image or run-time user; empty: root */
+	char network_mode[NETWORK_MODE_MAX]; /* "bridge", "host", "none", "container:<id>" */
+	bool privileged;
+	bool read_only_rootfs;
+	struct kubernetes_identity k8s; /* pod_name empty: not a Kubernetes container */
+	struct label *labels;
+	unsigned int n_labels;
 	struct port_binding *bindings;
 	unsigned int n_bindings;
 };
@@ -44,6 +72,18 @@ struct container_list {
 void container_list_free(struct container_list *list);
 struct container *container_list_add(struct container_list *list);
 int container_add_binding(struct container *c, const struct port_binding *b);
+/*
+ * Adds a label; keys and values longer than LABEL_TEXT_MAX - 1 are cut, and
+ * labels past CONTAINER_LABELS_MAX are left out. 0 or -ENOMEM.
+ */
+int container_add_label(struct container *c, const char *key, const char *value);
+/* Frees what c owns (labels, bindings) and zeroes it. */
+void container_clear(struct container *c);
+/*
+ * The tag of an image reference: "1.27" for "nginx:1.27" and
+ * "registry:5000/a/b:1.27", "" for "nginx" or "nginx@sha256:...".
+ */
+void image_tag_of(const char *image, char *tag, size_t taglen);
 
 struct inventory {
 	struct cgroup_paths cgroups;

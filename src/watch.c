@@ -143,7 +143,7 @@ static const struct container *inspect_new_container(struct watcher *w, const ch
 		return NULL;
 	}
 	if (inventory_add_container(&w->inv, &c)) {
-		free(c.bindings);
+		container_clear(&c);
 		return NULL;
 	}
 	return inventory_container(&w->inv, id);
