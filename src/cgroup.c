@@ -65,13 +65,26 @@ static bool match_affixed(const char *comp, size_t len, const char *prefix, cons
 	return true;
 }
 
+/*
+ * podman names its cgroups four ways: libpod-<id>.scope under the systemd
+ * manager (crun may move the payload one level down, into
+ * libpod-<id>.scope/container, which the deepest-match rule still names
+ * after the scope), libpod-<id> under the cgroupfs manager
+ * (/libpod_parent/libpod-<id>), and libpod-payload-<id> inside a systemd
+ * service with --cgroups=split (quadlet), next to conmon's "runtime". conmon
+ * itself lives in libpod-conmon-<id>.scope: never the container, and its
+ * length alone keeps it from matching libpod-<id>.scope.
+ */
 static const struct {
 	const char *prefix;
 	const char *suffix;
 	const char *runtime;
 } scope_layouts[] = {
-	{ "docker-", ".scope", "docker" }, { "libpod-", ".scope", "podman" },
-	{ "libpod-", "", "podman" },	   { "cri-containerd-", ".scope", "containerd" },
+	{ "docker-", ".scope", "docker" },
+	{ "libpod-", ".scope", "podman" },
+	{ "libpod-", "", "podman" },
+	{ "libpod-payload-", "", "podman" },
+	{ "cri-containerd-", ".scope", "containerd" },
 	{ "crio-", ".scope", "cri-o" },
 };
 

@@ -35,10 +35,11 @@ struct cgroup_container {
 /*
  * The container a cgroup path (relative to the cgroup2 root) belongs to.
  * Knows the cgroupfs and systemd layouts of Docker (/docker/<id>,
- * docker-<id>.scope), podman (libpod-<id>.scope, /libpod_parent/libpod-<id>),
- * containerd (cri-containerd-<id>.scope), CRI-O (crio-<id>.scope) and
- * cgroupfs kubepods (/kubepods/<qos>/pod<uid>/<id>). The deepest match
- * wins, so a container nested in another is named after itself.
+ * docker-<id>.scope), podman (libpod-<id>.scope, /libpod_parent/libpod-<id>,
+ * libpod-payload-<id>), containerd (cri-containerd-<id>.scope), CRI-O
+ * (crio-<id>.scope) and cgroupfs kubepods (/kubepods/<qos>/pod<uid>/<id>).
+ * The deepest match wins, so a container nested in another is named after
+ * itself.
  */
 bool cgroup_path_container(const char *path, struct cgroup_container *out);
 

@@ -380,6 +380,58 @@ static void test_paths_missing_mount(void **state)
 	cgroup_paths_free(&paths);
 }
 
+/* ---- podman, every layout it uses ---- */
+
+/*
+ * What /proc/<pid>/cgroup of `podman run --runtime runc` shows on this
+ * project's hybrid hosts (cgroupfs manager, Debian's podman 4.3), the
+ * systemd manager's scopes (a pod's containers in the pod's slice), crun's
+ * nested payload, and quadlet's --cgroups=split unit.
+ */
+static void test_podman_real_layouts(void **state)
+{
+	(void)state;
+	expect_container("/libpod_parent/libpod-" ID1, "podman", ID1);
+	/* A process in a sub-cgroup the payload made still belongs to it. */
+	expect_container("/libpod_parent/libpod-" ID1 "/init", "podman", ID1);
+	/* A pod's containers under cgroupfs: /libpod_parent/<pod id>/libpod-<id>. */
+	expect_container("/libpod_parent/" ID2 "/libpod-" ID1, "podman", ID1);
+	expect_container("/machine.slice/libpod-" ID1 ".scope/container", "podman", ID1);
+	expect_container("/machine.slice/machine-libpod_pod_" ID2 ".slice/libpod-" ID1 ".scope",
+			 "podman", ID1);
+	expect_container("/system.slice/web.service/libpod-payload-" ID1, "podman", ID1);
+	expect_container("/user.slice/user-1000.slice/user@1000.service/app.slice/web.service/"
+			 "libpod-payload-" ID1,
+			 "podman", ID1);
+}
+
+/* conmon, podman's cgroup parents and pods are not containers. */
+static void test_podman_not_containers(void **state)
+{
+	char path[256];
+
+	(void)state;
+	expect_none("/machine.slice/libpod-conmon-" ID1 ".scope");
+	expect_none("/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-conmon-" ID1
+		    ".scope");
+	expect_none("/libpod_parent");
+	expect_none("/libpod_parent/conmon");
+	/* A pod's cgroup (its id is bare) and its conmon. */
+	expect_none("/libpod_parent/" ID2);
+	expect_none("/libpod_parent/" ID2 "/conmon");
+	expect_none("/machine.slice/machine-libpod_pod_" ID2 ".slice");
+	/* Quadlet: the unit itself and conmon's sibling of the payload. */
+	expect_none("/system.slice/web.service");
+	expect_none("/system.slice/web.service/runtime");
+	/* Near misses. */
+	expect_none("/libpod_parent/libpod-" ID1 ".slice");
+	expect_none("/libpod_parent/libpod-" ID1 "0");
+	expect_none("/libpod_parent/xlibpod-" ID1);
+	expect_none("/system.slice/web.service/libpod-payload-" ID1 ".scope");
+	snprintf(path, sizeof(path), "/machine.slice/libpod-%.63s.scope", ID1);
+	expect_none(path);
+}
+
 #define TMP_TEST(fn) cmocka_unit_test_setup_teardown(fn, tmp_setup, tmp_teardown)
 
 int main(void)
@@ -399,6 +451,8 @@ int main(void)
 		TMP_TEST(test_paths_lookup_rate_limit),
 		TMP_TEST(test_paths_refresh_forgets),
 		TMP_TEST(test_paths_missing_mount),
+		cmocka_unit_test(test_podman_real_layouts),
+		cmocka_unit_test(test_podman_not_containers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
