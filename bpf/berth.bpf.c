@@ -52,17 +52,10 @@ struct {
 } port_traffic SEC(".maps");
 
 /* Ports a cgroup bound explicitly: a socket on one of them serves. */
-struct bound_port_key {
-	__u64 cgroup_id;
-	__u16 port; /* host byte order */
-	__u8 protocol;
-	__u8 pad[5];
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
-	__type(key, struct bound_port_key);
+	__type(key, struct berth_bound_port_key);
 	__type(value, __u8);
 } bound_ports SEC(".maps");
 
@@ -456,7 +449,7 @@ static __always_inline __u8 socket_role(struct bpf_sock *sk, const struct conn_s
 					__u64 cgroup_id, const struct packet_info *pkt,
 					__u16 local_port, __u16 remote_port)
 {
-	struct bound_port_key bound = {
+	struct berth_bound_port_key bound = {
 		.cgroup_id = cgroup_id,
 		.port = local_port,
 		.protocol = pkt->protocol,
@@ -575,7 +568,7 @@ int count_egress(struct __sk_buff *skb)
  */
 static __always_inline int record_bind(struct bpf_sock *sk, __u8 family)
 {
-	struct bound_port_key bound = {};
+	struct berth_bound_port_key bound = {};
 	struct berth_event *event;
 	__u64 cgroup_id = bpf_get_current_cgroup_id();
 	__u8 one = 1;

@@ -63,6 +63,14 @@ struct berth_port_key {
 	__u32 pad;	 /* zero: keys are compared as bytes */
 };
 
+/* bound_ports: which ports a cgroup's sockets bound (bind()ing is serving). */
+struct berth_bound_port_key {
+	__u64 cgroup_id;
+	__u16 port; /* host byte order */
+	__u8 protocol;
+	__u8 pad[5];
+};
+
 struct berth_port_counters {
 	__u64 conns_opened; /* TCP connections established (sockops) */
 	__u64 conns_closed; /* TCP connections closed (sockops) */

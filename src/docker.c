@@ -37,6 +37,22 @@ static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+/*
+ * 64 lowercase hex digits, as Docker and podman make them. Ids go into
+ * request paths: nothing else may pass.
+ */
+static bool is_container_id(const char *id)
+{
+	size_t n = 0;
+
+	if (!id)
+		return false;
+	for (; id[n]; n++)
+		if (!((id[n] >= '0' && id[n] <= '9') || (id[n] >= 'a' && id[n] <= 'f')))
+			return false;
+	return n == CONTAINER_ID_MAX;
+}
+
 static void copy_string(char *dst, size_t size, const char *src)
 {
 	snprintf(dst, size, "%s", src ? src : "");
@@ -80,6 +96,30 @@ static json_t *load_body(const char *body, size_t len, char *err, size_t errlen)
 		snprintf(err, errlen, "invalid JSON at line %d column %d: %s", jerr.line,
 			 jerr.column, jerr.text);
 	return root;
+}
+
+/* {"key": "value", ...}; values that are not strings are skipped. */
+static int parse_labels(json_t *labels, struct container *c, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *value;
+
+	json_object_foreach(labels, key, value) {
+		if (!json_is_string(value))
+			continue;
+		if (container_add_label(c, key, json_string_value(value))) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The image as the user named it, and its tag. */
+static void set_image(struct container *c, const char *image)
+{
+	copy_string(c->image, sizeof(c->image), image);
+	image_tag_of(c->image, c->image_tag, sizeof(c->image_tag));
 }
 
 static int parse_ports(json_t *ports, struct container *c, char *err, size_t errlen, size_t index)
@@ -143,7 +183,7 @@ int docker_parse_containers(const char *body, size_t len, struct container_list 
 		const char *name = json_string_value(json_array_get(names, 0));
 		struct container *c;
 
-		if (!json_is_object(item) || !id || strlen(id) != CONTAINER_ID_MAX) {
+		if (!json_is_object(item) || !is_container_id(id)) {
 			snprintf(err, errlen, "containers[%zu]: no 64-character Id", i);
 			goto out;
 		}
@@ -155,10 +195,13 @@ int docker_parse_containers(const char *body, size_t len, struct container_list 
 		copy_string(c->id, sizeof(c->id), id);
 		/* Docker names carry a leading '/'. */
 		copy_string(c->name, sizeof(c->name), name && *name == '/' ? name + 1 : name);
-		copy_string(c->image, sizeof(c->image),
-			    json_string_value(json_object_get(item, "Image")));
+		set_image(c, json_string_value(json_object_get(item, "Image")));
 		c->runtime = "docker";
-		if (parse_ports(json_object_get(item, "Ports"), c, err, errlen, i))
+		copy_string(c->network_mode, sizeof(c->network_mode),
+			    json_string_value(json_object_get(json_object_get(item, "HostConfig"),
+							      "NetworkMode")));
+		if (parse_labels(json_object_get(item, "Labels"), c, err, errlen) ||
+		    parse_ports(json_object_get(item, "Ports"), c, err, errlen, i))
 			goto out;
 	}
 	ret = 0;
@@ -169,30 +212,60 @@ out:
 	return ret;
 }
 
+/* A request to the Engine API: the host part of the URL is ignored over a unix socket. */
+static CURL *api_request(const char *socket_path, const char *path)
+{
+	CURL *curl = curl_easy_init();
+	char url[512];
+
+	if (!curl)
+		return NULL;
+	/* v1.24 is Docker 1.12 and later, and what podman's compatible API serves. */
+	snprintf(url, sizeof(url), "http://localhost/v1.24%s", path);
+	curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, socket_path);
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	return curl;
+}
+
+void *docker_events_request(const char *socket_path, long long since_s,
+			    size_t (*write)(char *data, size_t size, size_t n, void *ctx),
+			    void *ctx)
+{
+	/* filters={"type":["container"]}: images, networks and volumes are not berth's. */
+	static const char filters[] = "%7B%22type%22%3A%5B%22container%22%5D%7D";
+	char path[160];
+	CURL *curl;
+
+	snprintf(path, sizeof(path), "/events?since=%lld&filters=%s", since_s, filters);
+	curl = api_request(socket_path, path);
+	if (!curl)
+		return NULL;
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, ctx);
+	/* Only the connection has a deadline: the stream may be quiet for days. */
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)DOCKER_TIMEOUT_MS);
+	return curl;
+}
+
 /* GET path from the Engine API into body (NUL-terminated); 0 or -1 with err. */
 static int docker_get(const char *socket_path, const char *path, struct body *body, char *err,
 		      size_t errlen)
 {
-	char url[512];
 	long status = 0;
 	CURLcode rc;
 	CURL *curl;
 	int ret = -1;
 
 	memset(body, 0, sizeof(*body));
-	curl = curl_easy_init();
+	curl = api_request(socket_path, path);
 	if (!curl) {
 		snprintf(err, errlen, "cannot initialise libcurl");
 		return -1;
 	}
-	/* The host part is ignored over a unix socket; v1.24 is Docker 1.12+. */
-	snprintf(url, sizeof(url), "http://localhost/v1.24%s", path);
-	curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, socket_path);
-	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)DOCKER_TIMEOUT_MS);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	rc = curl_easy_perform(curl);
 	if (rc != CURLE_OK) {
 		if (body->too_large)
@@ -261,8 +334,9 @@ static int parse_port_map(json_t *ports, struct container *c, char *err, size_t 
 			char *end;
 			unsigned long host_port;
 
-			if (!port || !*port)
-				continue; /* a random port not chosen yet */
+			/* A random port, or one of a host range, not chosen yet. */
+			if (!port || !*port || strchr(port, '-'))
+				continue;
 			host_port = strtoul(port, &end, 10);
 			if (*end || host_port < 1 || host_port > 65535) {
 				snprintf(err, errlen, "Ports[%s]: bad HostPort '%s'", spec, port);
@@ -278,7 +352,7 @@ static int parse_port_map(json_t *ports, struct container *c, char *err, size_t 
 int docker_parse_inspect(const char *body, size_t len, struct container *c, char *err,
 			 size_t errlen)
 {
-	json_t *root, *ports;
+	json_t *root, *ports, *config, *host_config;
 	const char *id, *name;
 	int ret = -1;
 
@@ -287,19 +361,27 @@ int docker_parse_inspect(const char *body, size_t len, struct container *c, char
 	if (!root)
 		return -1;
 	id = json_string_value(json_object_get(root, "Id"));
-	if (!json_is_object(root) || !id || strlen(id) != CONTAINER_ID_MAX) {
+	if (!json_is_object(root) || !is_container_id(id)) {
 		snprintf(err, errlen, "no 64-character Id");
 		goto out;
 	}
 	name = json_string_value(json_object_get(root, "Name"));
 	copy_string(c->id, sizeof(c->id), id);
 	copy_string(c->name, sizeof(c->name), name && *name == '/' ? name + 1 : name);
-	copy_string(c->image, sizeof(c->image),
-		    json_string_value(json_object_get(json_object_get(root, "Config"), "Image")));
+	config = json_object_get(root, "Config");
+	host_config = json_object_get(root, "HostConfig");
+	set_image(c, json_string_value(json_object_get(config, "Image")));
 	c->runtime = "docker";
+	copy_string(c->user, sizeof(c->user), json_string_value(json_object_get(config, "User")));
+	copy_string(c->network_mode, sizeof(c->network_mode),
+		    json_string_value(json_object_get(host_config, "NetworkMode")));
+	c->privileged = json_is_true(json_object_get(host_config, "Privileged"));
+	c->read_only_rootfs = json_is_true(json_object_get(host_config, "ReadonlyRootfs"));
+	if (parse_labels(json_object_get(config, "Labels"), c, err, errlen))
+		goto out;
 	ports = json_object_get(json_object_get(root, "NetworkSettings"), "Ports");
 	if (!json_is_object(ports) || !json_object_size(ports))
-		ports = json_object_get(json_object_get(root, "HostConfig"), "PortBindings");
+		ports = json_object_get(host_config, "PortBindings");
 	ret = parse_port_map(ports, c, err, errlen);
 out:
 	json_decref(root);
@@ -315,10 +397,88 @@ int docker_inspect_container(const char *socket_path, const char *id, struct con
 	struct body body;
 	int ret;
 
-	snprintf(path, sizeof(path), "/containers/%.64s/json", id);
+	if (!is_container_id(id)) {
+		snprintf(err, errlen, "not a container id: '%.80s'", id);
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/containers/%s/json", id);
 	if (docker_get(socket_path, path, &body, err, errlen))
 		return -1;
 	ret = docker_parse_inspect(body.data ? body.data : "", body.len, out, err, errlen);
 	free(body.data);
+	return ret;
+}
+
+/* Docker says "die" and "destroy"; podman's compatible API also "died" and "remove". */
+static enum docker_event_kind event_kind(const char *action)
+{
+	static const struct {
+		const char *action;
+		enum docker_event_kind kind;
+	} actions[] = {
+		{ "start", DOCKER_EVENT_START },    { "die", DOCKER_EVENT_DIE },
+		{ "died", DOCKER_EVENT_DIE },	    { "destroy", DOCKER_EVENT_DESTROY },
+		{ "remove", DOCKER_EVENT_DESTROY }, { "rename", DOCKER_EVENT_RENAME },
+	};
+
+	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
+		if (!strcmp(action, actions[i].action))
+			return actions[i].kind;
+	return DOCKER_EVENT_OTHER;
+}
+
+int docker_parse_event(const char *line, size_t len, struct docker_event *out, char *err,
+		       size_t errlen)
+{
+	json_t *root, *actor, *attributes;
+	const char *type, *action, *id, *name, *exit_code;
+	int ret = -1;
+
+	memset(out, 0, sizeof(*out));
+	out->exit_code = -1;
+	root = load_body(line, len, err, errlen);
+	if (!root)
+		return -1;
+	if (!json_is_object(root)) {
+		snprintf(err, errlen, "event: not an object");
+		goto out;
+	}
+	type = json_string_value(json_object_get(root, "Type"));
+	/* Docker before 1.22 had only "status"; berth asks for v1.24 and later. */
+	action = json_string_value(json_object_get(root, "Action"));
+	actor = json_object_get(root, "Actor");
+	attributes = json_object_get(actor, "Attributes");
+	id = json_string_value(json_object_get(actor, "ID"));
+	if (!type || !action) {
+		snprintf(err, errlen, "event: no Type or Action");
+		goto out;
+	}
+	ret = 0;
+	if (strcmp(type, "container"))
+		goto out; /* images, networks, volumes: not berth's business */
+	/* "exec_start: sh -c ..." and "health_status: healthy" carry their detail. */
+	out->kind = event_kind(action);
+	if (out->kind == DOCKER_EVENT_OTHER)
+		goto out;
+	if (!is_container_id(id)) {
+		snprintf(err, errlen, "%s event: no 64-character Actor.ID", action);
+		ret = -1;
+		goto out;
+	}
+	copy_string(out->id, sizeof(out->id), id);
+	name = json_string_value(json_object_get(attributes, "name"));
+	copy_string(out->name, sizeof(out->name), name && *name == '/' ? name + 1 : name);
+	exit_code = json_string_value(json_object_get(attributes, "exitCode"));
+	if (exit_code) {
+		char *end;
+		long code = strtol(exit_code, &end, 10);
+
+		if (!*end && code >= 0 && code <= 255)
+			out->exit_code = code;
+	}
+out:
+	json_decref(root);
+	if (ret)
+		out->kind = DOCKER_EVENT_OTHER;
 	return ret;
 }

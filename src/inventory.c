@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "inventory.h"
 
@@ -104,13 +105,6 @@ void inventory_free(struct inventory *inv)
 	container_list_free(&inv->containers);
 }
 
-void inventory_set_containers(struct inventory *inv, struct container_list *list)
-{
-	container_list_free(&inv->containers);
-	inv->containers = *list;
-	memset(list, 0, sizeof(*list));
-}
-
 const struct cgroup_entry *inventory_cgroup(struct inventory *inv, uint64_t cgroup_id)
 {
 	struct cgroup_entry *entry = hashmap_get(&inv->by_cgroup, &cgroup_id);
@@ -132,16 +126,6 @@ const struct cgroup_entry *inventory_cgroup(struct inventory *inv, uint64_t cgro
 	}
 	entry->is_container = cgroup_path_container(path, &entry->from_path);
 	return entry;
-}
-
-void inventory_forget_cgroup(struct inventory *inv, uint64_t cgroup_id)
-{
-	struct cgroup_entry *entry = hashmap_get(&inv->by_cgroup, &cgroup_id);
-
-	if (!entry)
-		return;
-	free(entry->path);
-	hashmap_remove(&inv->by_cgroup, &cgroup_id);
 }
 
 const struct container *inventory_container(const struct inventory *inv, const char *id)
@@ -207,4 +191,120 @@ int inventory_add_container(struct inventory *inv, struct container *c)
 	*slot = *c;
 	memset(c, 0, sizeof(*c));
 	return 0;
+}
+
+static bool listed(const struct container_list *list, const char *id)
+{
+	for (unsigned int i = 0; i < list->count; i++)
+		if (!strcmp(list->items[i].id, id))
+			return true;
+	return false;
+}
+
+unsigned int inventory_sync_runtime(struct inventory *inv, const char *runtime,
+				    struct container_list *list, int64_t now_ms,
+				    const struct inventory_observer *obs)
+{
+	unsigned int changes = 0;
+
+	for (unsigned int i = 0; i < inv->containers.count; i++) {
+		struct container *c = &inv->containers.items[i];
+
+		if (c->stopped || strcmp(c->runtime, runtime) || listed(list, c->id))
+			continue;
+		inventory_mark_stopped(inv, c->id, now_ms);
+		changes++;
+		if (obs && obs->stopped)
+			obs->stopped(obs->ctx, c);
+	}
+	for (unsigned int i = 0; i < list->count; i++) {
+		const struct container *known = inventory_container(inv, list->items[i].id);
+		bool started = !known || known->stopped;
+		char id[CONTAINER_ID_MAX + 1];
+
+		memcpy(id, list->items[i].id, sizeof(id));
+		if (inventory_add_container(inv, &list->items[i]))
+			continue;
+		if (!started)
+			continue;
+		changes++;
+		if (obs && obs->started)
+			obs->started(obs->ctx, inventory_container(inv, id));
+	}
+	container_list_free(list);
+	return changes;
+}
+
+struct container *inventory_mark_stopped(struct inventory *inv, const char *id, int64_t now_ms)
+{
+	struct container *c = (struct container *)inventory_container(inv, id);
+
+	if (c && !c->stopped) {
+		c->stopped = true;
+		c->stopped_at_ms = now_ms;
+	}
+	return c;
+}
+
+unsigned int inventory_expire(struct inventory *inv, int64_t now_ms, int64_t keep_ms)
+{
+	struct container_list *list = &inv->containers;
+	unsigned int expired = 0;
+
+	for (unsigned int i = 0; i < list->count;) {
+		struct container *c = &list->items[i];
+
+		if (!c->stopped || now_ms - c->stopped_at_ms < keep_ms) {
+			i++;
+			continue;
+		}
+		container_clear(c);
+		/* Order does not matter: move the last one into the hole. */
+		*c = list->items[--list->count];
+		expired++;
+	}
+	return expired;
+}
+
+unsigned int inventory_prune_cgroups(struct inventory *inv,
+				     void (*gone)(void *ctx, uint64_t cgroup_id), void *ctx)
+{
+	uint64_t *dead = NULL, *id;
+	struct cgroup_entry *entry;
+	size_t n = 0, iter = 0;
+	char dir[8192];
+	struct stat st;
+
+	/* Collect first: removing while iterating would shift slots under us. */
+	while (hashmap_next(&inv->by_cgroup, &iter, (void **)&id, (void **)&entry)) {
+		uint64_t *grown;
+
+		snprintf(dir, sizeof(dir), "%s%s", inv->cgroups.mount, entry->path);
+		if (!stat(dir, &st) && st.st_ino == *id)
+			continue;
+		grown = realloc(dead, (n + 1) * sizeof(*dead));
+		if (!grown)
+			break;
+		dead = grown;
+		dead[n++] = *id;
+	}
+	for (size_t i = 0; i < n; i++) {
+		entry = hashmap_get(&inv->by_cgroup, &dead[i]);
+		if (gone)
+			gone(ctx, dead[i]);
+		free(entry->path);
+		hashmap_remove(&inv->by_cgroup, &dead[i]);
+	}
+	free(dead);
+	return n;
+}
+
+unsigned int inventory_container_count(const struct inventory *inv)
+{
+	return inv->containers.count;
+}
+
+unsigned int inventory_cgroup_count(const struct inventory *inv)
+{
+	return inv->by_cgroup.count;
 }

@@ -47,11 +47,11 @@ struct kubernetes_identity {
 
 struct container {
 	char id[CONTAINER_ID_MAX + 1];
-	char name[CONTAINER_NAME_MAX]; /* empty when only the cgroup path is known */
-	char image[IMAGE_NAME_MAX];    /* as the runtime names it: "nginx:1.27" */
-	char image_tag[IMAGE_TAG_MAX]; /* "1.27"; empty for a digest or no tag */
-	const char *runtime;	       /* "docker", "podman", "containerd", "cri-o" */
-	char user[CONTAINER_USER_MAX]; /* the image or run-time user; empty: root */
+	char name[CONTAINER_NAME_MAX];	     /* empty when only the cgroup path is known */
+	char image[IMAGE_NAME_MAX];	     /* as the runtime names it: "nginx:1.27" */
+	char image_tag[IMAGE_TAG_MAX];	     /* "1.27"; empty for a digest or no tag */
+	const char *runtime;		     /* "docker", "podman", "containerd", "cri-o" */
+	char user[CONTAINER_USER_MAX];	     /* the image or run-time user; empty: root */
 	char network_mode[NETWORK_MODE_MAX]; /* "bridge", "host", "none", "container:<id>" */
 	bool privileged;
 	bool read_only_rootfs;
@@ -60,6 +60,9 @@ struct container {
 	unsigned int n_labels;
 	struct port_binding *bindings;
 	unsigned int n_bindings;
+	/* berth's own view of its life */
+	bool stopped;	       /* died: kept a while so late records are named */
+	int64_t stopped_at_ms; /* CLOCK_MONOTONIC */
 };
 
 /* What one runtime listing returned: replaces that runtime's containers. */
@@ -101,9 +104,6 @@ struct cgroup_entry {
 int inventory_init(struct inventory *inv, const char *cgroup_mount);
 void inventory_free(struct inventory *inv);
 
-/* Replaces the runtime's view; cgroup entries stay valid. */
-void inventory_set_containers(struct inventory *inv, struct container_list *list);
-
 /*
  * The cgroup entry for id (resolving the path on a miss), or NULL while the
  * id is unknown to cgroupfs.
@@ -128,7 +128,41 @@ const struct container *inventory_by_host_port(const struct inventory *inv, uint
 /* Adds or replaces one container (from an inspect); takes c's bindings. */
 int inventory_add_container(struct inventory *inv, struct container *c);
 
-/* Forgets cgroup ids that no longer exist (removed containers). */
-void inventory_forget_cgroup(struct inventory *inv, uint64_t cgroup_id);
+/* Told of containers that start or stop as the inventory learns of it. */
+struct inventory_observer {
+	void (*started)(void *ctx, const struct container *c);
+	void (*stopped)(void *ctx, const struct container *c);
+	void *ctx;
+};
+
+/*
+ * Makes a listing of runtime's running containers the truth: listed ones
+ * are added or replaced, running ones of that runtime that are missing are
+ * marked stopped at now_ms. obs (may be NULL) hears of each change. Takes
+ * the list's containers. Returns how many started plus stopped.
+ */
+unsigned int inventory_sync_runtime(struct inventory *inv, const char *runtime,
+				    struct container_list *list, int64_t now_ms,
+				    const struct inventory_observer *obs);
+
+/* Marks a container stopped at now_ms; returns it, or NULL when unknown. */
+struct container *inventory_mark_stopped(struct inventory *inv, const char *id, int64_t now_ms);
+
+/*
+ * Forgets containers stopped at or before now_ms - keep_ms. Returns how
+ * many were forgotten.
+ */
+unsigned int inventory_expire(struct inventory *inv, int64_t now_ms, int64_t keep_ms);
+
+/*
+ * Forgets the cgroups whose directory is gone, calling gone(ctx, id) for
+ * each first (to drop what else is keyed by the id). Returns how many.
+ */
+unsigned int inventory_prune_cgroups(struct inventory *inv,
+				     void (*gone)(void *ctx, uint64_t cgroup_id), void *ctx);
+
+/* Sizes, for the debug log and the churn test. */
+unsigned int inventory_container_count(const struct inventory *inv);
+unsigned int inventory_cgroup_count(const struct inventory *inv);
 
 #endif

@@ -96,8 +96,12 @@ static void put_char(struct json_line *line, char c)
 static void put_unicode_escape(struct json_line *line, unsigned int unit)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	char esc[6] = { '\\', 'u', hex[unit >> 12 & 0xf], hex[unit >> 8 & 0xf],
-			hex[unit >> 4 & 0xf], hex[unit & 0xf] };
+	char esc[6] = { '\\',
+			'u',
+			hex[unit >> 12 & 0xf],
+			hex[unit >> 8 & 0xf],
+			hex[unit >> 4 & 0xf],
+			hex[unit & 0xf] };
 
 	put(line, esc, sizeof(esc));
 }
@@ -340,42 +344,135 @@ static void add_network(struct json_line *line, uint8_t protocol, const char *ty
 	end_object(line);
 }
 
-/* container.*, when the socket belongs to a container. */
-static void add_container(struct json_line *line, const struct attribution *who)
+static void add_bool(struct json_line *line, const char *key, bool value)
 {
+	put_key(line, key);
+	if (value)
+		put(line, "true", 4);
+	else
+		put(line, "false", 5);
+}
+
+/*
+ * container.labels: keys de-dotted ("com.docker.compose.project" becomes
+ * "com_docker_compose_project", as Beats does), because records nest and
+ * never carry dotted keys.
+ */
+static void add_labels(struct json_line *line, const struct container *c)
+{
+	char key[LABEL_TEXT_MAX];
+
+	if (!c->n_labels)
+		return;
+	begin_object(line, "labels");
+	for (unsigned int i = 0; i < c->n_labels; i++) {
+		snprintf(key, sizeof(key), "%s", c->labels[i].key);
+		for (char *p = key; *p; p++)
+			if (*p == '.')
+				*p = '_';
+		add_string(line, key, c->labels[i].value);
+	}
+	end_object(line);
+}
+
+/* image.name without the tag, image.tag as ECS's array. */
+static void add_image(struct json_line *line, const struct container *c)
+{
+	size_t name_len = strlen(c->image);
+
+	if (!*c->image)
+		return;
+	if (*c->image_tag)
+		name_len -= strlen(c->image_tag) + 1;
+	begin_object(line, "image");
+	put_key(line, "name");
+	{
+		char name[IMAGE_NAME_MAX];
+
+		snprintf(name, sizeof(name), "%.*s", (int)name_len, c->image);
+		put_string(line, name);
+	}
+	if (*c->image_tag) {
+		open_container(line, "tag", '[');
+		add_string(line, NULL, c->image_tag);
+		close_container(line, ']');
+	}
+	end_object(line);
+}
+
+/*
+ * container.* when the socket belongs to a container, and orchestrator.*
+ * when Kubernetes runs it. Labels only where asked: they can be long, and
+ * connection records are many.
+ */
+static void add_container(struct json_line *line, const struct attribution *who, bool with_labels)
+{
+	const struct container *c = who ? who->container : NULL;
+
 	if (!who || !who->container_id)
 		return;
 	begin_object(line, "container");
 	add_string(line, "id", who->container_id);
-	if (who->container_name && *who->container_name)
-		add_string(line, "name", who->container_name);
-	if (who->image && *who->image) {
-		begin_object(line, "image");
-		add_string(line, "name", who->image);
-		end_object(line);
-	}
+	if (c && *c->name)
+		add_string(line, "name", c->name);
+	if (c)
+		add_image(line, c);
 	if (who->runtime)
 		add_string(line, "runtime", who->runtime);
+	if (c && with_labels)
+		add_labels(line, c);
+	if (c && c->privileged) {
+		begin_object(line, "security_context");
+		add_bool(line, "privileged", true);
+		end_object(line);
+	}
+	end_object(line);
+	if (c && *c->k8s.pod_name) {
+		begin_object(line, "orchestrator");
+		add_string(line, "type", "kubernetes");
+		if (*c->k8s.pod_namespace)
+			add_string(line, "namespace", c->k8s.pod_namespace);
+		begin_object(line, "resource");
+		add_string(line, "type", "pod");
+		add_string(line, "name", c->k8s.pod_name);
+		if (*c->k8s.pod_uid)
+			add_string(line, "id", c->k8s.pod_uid);
+		end_object(line);
+		end_object(line);
+	}
+}
+
+/* berth.container: what ECS has no field for. */
+static void add_berth_container(struct json_line *line, const struct container *c)
+{
+	begin_object(line, "container");
+	add_string(line, "user", *c->user ? c->user : "");
+	add_bool(line, "privileged", c->privileged);
+	add_bool(line, "read_only_rootfs", c->read_only_rootfs);
+	if (*c->network_mode)
+		add_string(line, "network_mode", c->network_mode);
+	end_object(line);
+}
+
+static void add_binding(struct json_line *line, const char *key, const struct port_binding *b)
+{
+	char proto[8];
+
+	begin_object(line, key);
+	add_string(line, "host_ip", b->host_ip);
+	add_uint(line, "host_port", b->host_port);
+	add_uint(line, "container_port", b->container_port);
+	add_string(line, "protocol", transport_name(b->protocol, proto));
 	end_object(line);
 }
 
 /* berth.port, berth.cgroup_id and berth.cgroup_path. */
 static void add_berth_attribution(struct json_line *line, const struct attribution *who)
 {
-	char proto[8];
-
 	if (!who)
 		return;
-	if (who->binding) {
-		const struct port_binding *b = who->binding;
-
-		begin_object(line, "port");
-		add_string(line, "host_ip", b->host_ip);
-		add_uint(line, "host_port", b->host_port);
-		add_uint(line, "container_port", b->container_port);
-		add_string(line, "protocol", transport_name(b->protocol, proto));
-		end_object(line);
-	}
+	if (who->binding)
+		add_binding(line, "port", who->binding);
 	if (who->cgroup_id)
 		add_uint(line, "cgroup_id", who->cgroup_id);
 	if (who->cgroup_path)
@@ -415,7 +512,7 @@ struct json_line *ecs_connection(struct json_line *line, const struct ecs_meta *
 	add_endpoint(line, "destination", dst_addr, dst_port, closed ? &dst_bytes : NULL);
 	add_network(line, ev->protocol, addr_network_type(ev->remote_addr),
 		    accepted ? "ingress" : "egress");
-	add_container(line, who);
+	add_container(line, who, false);
 	begin_berth(line, meta, "socket");
 	add_berth_attribution(line, who);
 	add_uint(line, "socket_cookie", ev->socket_cookie);
@@ -443,7 +540,7 @@ struct json_line *ecs_listen(struct json_line *line, const struct ecs_meta *meta
 	end_event(line, meta);
 	add_endpoint(line, "server", ev->local_addr, ev->local_port, NULL);
 	add_network(line, ev->protocol, ev->family == 2 ? "ipv4" : "ipv6", NULL);
-	add_container(line, who);
+	add_container(line, who, false);
 	begin_berth(line, meta, "socket");
 	add_berth_attribution(line, who);
 	end_record(line);
@@ -481,7 +578,7 @@ struct json_line *ecs_port_stats(struct json_line *line, const struct ecs_meta *
 	end_event(line, meta);
 	add_port_only(line, "server", report->port);
 	add_network(line, report->protocol, NULL, NULL);
-	add_container(line, who);
+	add_container(line, who, true);
 	begin_berth(line, meta, "socket");
 	add_berth_attribution(line, who);
 	add_string(line, "role", role_name(report->role));
@@ -522,7 +619,7 @@ struct json_line *ecs_xdp_port_stats(struct json_line *line, const struct ecs_me
 	end_object(line);
 	end_object(line);
 	end_object(line);
-	add_container(line, who);
+	add_container(line, who, true);
 	begin_berth(line, meta, "interface");
 	add_berth_attribution(line, who);
 	add_string(line, "xdp_mode", report->xdp_mode);
@@ -530,6 +627,50 @@ struct json_line *ecs_xdp_port_stats(struct json_line *line, const struct ecs_me
 	add_uint(line, "interval_s", report->interval_s);
 	add_xdp_counters(line, "interval", &report->interval);
 	add_xdp_counters(line, "total", &report->total);
+	end_object(line);
+	end_record(line);
+	return line;
+}
+
+struct json_line *ecs_container_change(struct json_line *line, const struct ecs_meta *meta,
+				       uint64_t realtime_ns, const char *action,
+				       const struct container *c)
+{
+	static const char *const categories[] = { "process", NULL };
+	static const char *const start[] = { "start", NULL };
+	static const char *const end[] = { "end", NULL };
+	struct attribution who = { .container_id = c->id, .runtime = c->runtime, .container = c };
+	bool started = !strcmp(action, "container-started");
+
+	begin_record(line, realtime_ns, "event", categories, started ? start : end, action);
+	end_event(line, meta);
+	add_container(line, &who, true);
+	begin_berth(line, meta, NULL);
+	add_berth_container(line, c);
+	open_container(line, "ports", '[');
+	for (unsigned int i = 0; i < c->n_bindings; i++)
+		add_binding(line, NULL, &c->bindings[i]);
+	close_container(line, ']');
+	end_record(line);
+	return line;
+}
+
+struct json_line *ecs_runtime_reconnected(struct json_line *line, const struct ecs_meta *meta,
+					  uint64_t realtime_ns, const char *runtime,
+					  const char *socket_path, uint64_t down_ms,
+					  unsigned int changes)
+{
+	static const char *const categories[] = { "host", NULL };
+	static const char *const types[] = { "change", NULL };
+
+	begin_record(line, realtime_ns, "event", categories, types, "runtime-reconnected");
+	end_event(line, meta);
+	begin_berth(line, meta, NULL);
+	begin_object(line, "runtime");
+	add_string(line, "name", runtime);
+	add_string(line, "socket", socket_path);
+	add_uint(line, "down_ms", down_ms);
+	add_uint(line, "containers_changed", changes);
 	end_object(line);
 	end_record(line);
 	return line;

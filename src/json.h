@@ -22,11 +22,10 @@ struct ecs_meta {
 /* Who a socket belongs to, as far as berth knows. */
 struct attribution {
 	uint64_t cgroup_id;
-	const char *cgroup_path;  /* NULL when cgroupfs did not know the id */
-	const char *container_id; /* NULL: not a container */
-	const char *container_name;
-	const char *image;
-	const char *runtime;
+	const char *cgroup_path;	    /* NULL when cgroupfs did not know the id */
+	const char *container_id;	    /* NULL: not a container */
+	const char *runtime;		    /* from the cgroup path or the runtime */
+	const struct container *container;  /* the runtime's record, or NULL */
 	const struct port_binding *binding; /* the published port, or NULL */
 };
 
@@ -88,6 +87,18 @@ struct json_line *ecs_port_stats(struct json_line *line, const struct ecs_meta *
 struct json_line *ecs_xdp_port_stats(struct json_line *line, const struct ecs_meta *meta,
 				     uint64_t realtime_ns, const struct xdp_stats_report *report,
 				     const struct attribution *who);
+/*
+ * container-started or container-stopped (action), with the container's
+ * labels and published ports.
+ */
+struct json_line *ecs_container_change(struct json_line *line, const struct ecs_meta *meta,
+				       uint64_t realtime_ns, const char *action,
+				       const struct container *c);
+/* runtime-reconnected: the runtime's API is back after down_ms; changes found on resync. */
+struct json_line *ecs_runtime_reconnected(struct json_line *line, const struct ecs_meta *meta,
+					  uint64_t realtime_ns, const char *runtime,
+					  const char *socket_path, uint64_t down_ms,
+					  unsigned int changes);
 /* An events-lost record: count lost in the interval, total since start. */
 struct json_line *ecs_events_lost(struct json_line *line, const struct ecs_meta *meta,
 				  uint64_t realtime_ns, const char *cause, uint64_t count,

@@ -33,7 +33,8 @@ static const char watch_usage[] =
 	"Attaches berth's eBPF programs at the cgroup v2 root (every container, from its\n"
 	"first socket) and, with --iface, XDP on host interfaces; prints one JSON object\n"
 	"per line (ECS fields) on stdout: connection-accepted, connection-initiated,\n"
-	"connection-closed, listen, port-stats and events-lost. Diagnostics go to stderr.\n"
+	"connection-closed, listen, port-stats, container-started, container-stopped,\n"
+	"runtime-reconnected and events-lost. Diagnostics go to stderr.\n"
 	"SIGINT or SIGTERM detaches everything, flushes the last counters and exits 0.\n"
 	"\n"
 	"Options:\n"
@@ -43,6 +44,9 @@ static const char watch_usage[] =
 	"                          generic; generic on veth), native or generic\n"
 	"  -n, --interval S        seconds between port-stats records (default 10)\n"
 	"      --docker-socket P   Docker Engine API socket (default /var/run/docker.sock)\n"
+	"      --podman-socket P   podman's Docker-compatible API socket (default\n"
+	"                          /run/podman/podman.sock, followed when it exists);\n"
+	"                          --podman-socket none turns podman off\n"
 	"  -a, --all               also report host processes (cgroups that are not\n"
 	"                          containers) and unpublished ports on --iface\n"
 	"      --ringbuf-size N    ring buffer size, a power of two (default 8M)\n"
@@ -76,6 +80,7 @@ static int cmd_watch(int argc, char **argv)
 		{ "xdp-mode", required_argument, NULL, 'X' },
 		{ "interval", required_argument, NULL, 'n' },
 		{ "docker-socket", required_argument, NULL, 'D' },
+		{ "podman-socket", required_argument, NULL, 'P' },
 		{ "all", no_argument, NULL, 'a' },
 		{ "ringbuf-size", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -85,6 +90,7 @@ static int cmd_watch(int argc, char **argv)
 	struct watch_options opts = {
 		.interval_s = 10,
 		.docker_socket = DOCKER_DEFAULT_SOCKET,
+		.podman_socket = PODMAN_DEFAULT_SOCKET,
 	};
 	unsigned long long size;
 	unsigned long value;
@@ -121,6 +127,10 @@ static int cmd_watch(int argc, char **argv)
 			break;
 		case 'D':
 			opts.docker_socket = optarg;
+			break;
+		case 'P':
+			opts.podman_socket = strcmp(optarg, "none") ? optarg : NULL;
+			opts.podman_socket_given = true;
 			break;
 		case 'a':
 			opts.all = true;

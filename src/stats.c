@@ -114,6 +114,38 @@ int stats_read_health(struct stats *stats, int map_fd)
 	return 0;
 }
 
+unsigned int stats_forget_cgroup(struct stats *stats, int map_fd, size_t key_size,
+				 uint64_t cgroup_id)
+{
+	unsigned char key[64], next[64], *doomed = NULL;
+	unsigned int n = 0;
+	void *prev = NULL;
+
+	if (key_size > sizeof(key))
+		return 0;
+	/* Collect, then delete: deleting while walking restarts the walk. */
+	while (!bpf_map_get_next_key(map_fd, prev, next)) {
+		memcpy(key, next, key_size);
+		prev = key;
+		if (memcmp(key, &cgroup_id, sizeof(cgroup_id)))
+			continue;
+		unsigned char *grown = realloc(doomed, (n + 1) * key_size);
+
+		if (!grown)
+			break;
+		doomed = grown;
+		memcpy(doomed + n * key_size, key, key_size);
+		n++;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		bpf_map_delete_elem(map_fd, doomed + i * key_size);
+		if (stats && key_size == sizeof(struct berth_port_key))
+			hashmap_remove(&stats->ports, doomed + i * key_size);
+	}
+	free(doomed);
+	return n;
+}
+
 const char *health_loss_cause(enum berth_counter counter)
 {
 	switch (counter) {

@@ -21,6 +21,7 @@
 #include "berth.skel.h"
 #include "cgroup.h"
 #include "docker.h"
+#include "runtime.h"
 #include "inventory.h"
 #include "json.h"
 #include "log.h"
@@ -34,8 +35,11 @@
  */
 #define WAKEUP_DATA_BYTES (32u * 1024)
 #define DRAIN_INTERVAL_MS 100
-/* Inspect a container the inventory does not know at most this often. */
-#define DOCKER_RETRY_MS 1000
+/*
+ * A stopped container stays in the inventory for this many stats
+ * intervals, so that its last counters and late records are still named.
+ */
+#define STOPPED_KEEP_INTERVALS 3
 
 struct watcher {
 	const struct watch_options *opts;
@@ -50,9 +54,7 @@ struct watcher {
 	FILE *out;
 	int epoll_fd, stats_timer_fd, drain_timer_fd, signal_fd;
 	int64_t mono_to_real_ns;
-	bool docker_reachable;
-	bool docker_state_known;
-	struct hashmap inspected;     /* container id -> int64_t ms of the last inspect */
+	struct runtimes runtimes;
 	uint64_t xdp_sources_evicted; /* reported so far */
 	uint64_t xdp_ports_evicted;
 	bool output_failed;
@@ -90,63 +92,9 @@ static void emit(struct watcher *w, struct json_line *rec)
 	}
 }
 
-static void list_docker_containers(struct watcher *w)
-{
-	struct container_list list;
-	char err[512];
-
-	if (docker_list_containers(w->opts->docker_socket, &list, err, sizeof(err))) {
-		if (w->docker_reachable || !w->docker_state_known)
-			log_warn("Docker API unavailable (%s): containers are named by their "
-				 "cgroup path only",
-				 err);
-		w->docker_reachable = false;
-		w->docker_state_known = true;
-		return;
-	}
-	if (!w->docker_reachable && w->docker_state_known)
-		log_info("Docker API reachable again at %s", w->opts->docker_socket);
-	w->docker_reachable = true;
-	w->docker_state_known = true;
-	inventory_set_containers(&w->inv, &list);
-	/* The listing knows every running container: retry unknown ids afresh. */
-	hashmap_free(&w->inspected);
-	hashmap_init(&w->inspected, CONTAINER_ID_MAX + 1, sizeof(int64_t));
-}
-
 static int64_t monotonic_ms(void)
 {
 	return clock_ns(CLOCK_MONOTONIC) / 1000000;
-}
-
-/*
- * A container berth has not heard of: started since the last listing. Ask
- * the API about it directly, once per id per DOCKER_RETRY_MS, so a burst of
- * its connections costs one request and a dead daemon costs little.
- */
-static const struct container *inspect_new_container(struct watcher *w, const char *id)
-{
-	char key[CONTAINER_ID_MAX + 1] = "";
-	struct container c;
-	int64_t *last, now = monotonic_ms();
-	char err[512];
-
-	if (!w->docker_reachable)
-		return NULL;
-	strncpy(key, id, CONTAINER_ID_MAX);
-	last = hashmap_upsert(&w->inspected, key, NULL);
-	if (!last || (*last && now - *last < DOCKER_RETRY_MS))
-		return NULL;
-	*last = now;
-	if (docker_inspect_container(w->opts->docker_socket, id, &c, err, sizeof(err))) {
-		log_debug("inspect %.12s: %s", id, err);
-		return NULL;
-	}
-	if (inventory_add_container(&w->inv, &c)) {
-		container_clear(&c);
-		return NULL;
-	}
-	return inventory_container(&w->inv, id);
 }
 
 /*
@@ -171,11 +119,12 @@ static bool attribute(struct watcher *w, uint64_t cgroup_id, uint16_t port, uint
 	who->container_id = entry->from_path.id;
 	who->runtime = entry->from_path.runtime;
 	c = inventory_container(&w->inv, entry->from_path.id);
-	if (!c && !strcmp(entry->from_path.runtime, "docker"))
-		c = inspect_new_container(w, entry->from_path.id);
+	if (!c)
+		c = runtimes_inspect(&w->runtimes, entry->from_path.runtime, entry->from_path.id,
+				     monotonic_ms());
 	if (c) {
-		who->container_name = c->name;
-		who->image = c->image;
+		who->container = c;
+		who->runtime = c->runtime;
 		if (role == BERTH_ROLE_LOCAL)
 			who->binding = container_binding(c, port, protocol);
 	}
@@ -197,7 +146,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 	switch (ev->kind) {
 	case BERTH_EV_CONN_OPEN:
 	case BERTH_EV_CONN_CLOSE:
-		emit(w, ecs_connection(&w->line, &w->meta, realtime_of(w, ev->timestamp_ns), ev, &who));
+		emit(w, ecs_connection(&w->line, &w->meta, realtime_of(w, ev->timestamp_ns), ev,
+				       &who));
 		break;
 	case BERTH_EV_BIND:
 		emit(w, ecs_listen(&w->line, &w->meta, realtime_of(w, ev->timestamp_ns), ev, &who));
@@ -278,8 +228,7 @@ static void report_xdp(struct watcher *w, uint64_t now)
 			continue;
 		if (c) {
 			who.container_id = c->id;
-			who.container_name = c->name;
-			who.image = c->image;
+			who.container = c;
 			who.runtime = c->runtime;
 			who.binding = binding;
 		}
@@ -351,6 +300,58 @@ static void report_stats(struct watcher *w)
 	report_ports(w, now);
 	report_xdp(w, now);
 	report_losses(w, now);
+}
+
+static void container_started(void *ctx, const struct container *c)
+{
+	struct watcher *w = ctx;
+
+	emit(w, ecs_container_change(&w->line, &w->meta, now_realtime(), "container-started", c));
+}
+
+static void container_stopped(void *ctx, const struct container *c)
+{
+	struct watcher *w = ctx;
+
+	emit(w, ecs_container_change(&w->line, &w->meta, now_realtime(), "container-stopped", c));
+}
+
+static void runtime_reconnected(void *ctx, const struct runtime_client *rt, int64_t down_ms,
+				unsigned int changes)
+{
+	struct watcher *w = ctx;
+
+	emit(w, ecs_runtime_reconnected(&w->line, &w->meta, now_realtime(), rt->name,
+					rt->socket_path, down_ms, changes));
+}
+
+/* Drops the counters of a cgroup that is gone, after its last report. */
+static void cgroup_gone(void *ctx, uint64_t cgroup_id)
+{
+	struct watcher *w = ctx;
+
+	stats_forget_cgroup(&w->stats, bpf_map__fd(w->loader.skel->maps.port_traffic),
+			    sizeof(struct berth_port_key), cgroup_id);
+	stats_forget_cgroup(NULL, bpf_map__fd(w->loader.skel->maps.bound_ports),
+			    sizeof(struct berth_bound_port_key), cgroup_id);
+}
+
+/*
+ * After a report: what belongs to removed cgroups and long-stopped
+ * containers goes, so that churn leaves berth the size it was.
+ */
+static void forget_the_gone(struct watcher *w)
+{
+	int64_t now = monotonic_ms();
+	unsigned int cgroups, containers;
+
+	cgroups = inventory_prune_cgroups(&w->inv, cgroup_gone, w);
+	containers = inventory_expire(&w->inv, now,
+				      (int64_t)STOPPED_KEEP_INTERVALS * w->opts->interval_s * 1000);
+	runtimes_expire_inspected(&w->runtimes, now);
+	log_debug("inventory: %u containers, %u cgroups (forgot %u and %u); %zu port counters",
+		  inventory_container_count(&w->inv), inventory_cgroup_count(&w->inv), containers,
+		  cgroups, w->stats.ports.count);
 }
 
 static int add_to_epoll(int epoll_fd, int fd)
@@ -440,13 +441,16 @@ static int run_loop(struct watcher *w)
 			if (fd == w->stats_timer_fd) {
 				ack_timer(fd);
 				ring_buffer__consume(w->rb);
-				list_docker_containers(w);
 				report_stats(w);
+				forget_the_gone(w);
 			} else if (fd == w->drain_timer_fd) {
 				ack_timer(fd);
 				ring_buffer__consume(w->rb);
-			} else {
+				runtimes_tick(&w->runtimes, monotonic_ms());
+			} else if (fd == ring_buffer__epoll_fd(w->rb)) {
 				ring_buffer__consume(w->rb);
+			} else {
+				runtimes_handle_fd(&w->runtimes, fd, events[i].events);
 			}
 		}
 		fflush(w->out);
@@ -478,7 +482,13 @@ int watch_run(const struct watch_options *opts)
 	};
 	static char out_buf[1 << 16];
 	int exit_code = 1;
-	bool inventory_ready = false, stats_ready = false;
+	bool inventory_ready = false, stats_ready = false, runtimes_ready = false;
+	const struct runtime_observer observer = {
+		.containers = { .started = container_started,
+				.stopped = container_stopped,
+				.ctx = &w },
+		.reconnected = runtime_reconnected,
+	};
 
 	if (loader_preflight())
 		return 1;
@@ -495,8 +505,7 @@ int watch_run(const struct watch_options *opts)
 	w.meta.version = BERTH_VERSION;
 	setvbuf(w.out, out_buf, _IOFBF, sizeof(out_buf));
 
-	if (inventory_init(&w.inv, w.cgroup_mount) ||
-	    hashmap_init(&w.inspected, CONTAINER_ID_MAX + 1, sizeof(int64_t)))
+	if (inventory_init(&w.inv, w.cgroup_mount))
 		goto cleanup;
 	inventory_ready = true;
 	if (stats_init(&w.stats, libbpf_num_possible_cpus()))
@@ -510,8 +519,21 @@ int watch_run(const struct watch_options *opts)
 		log_error("cannot set up the ring buffer: %s", strerror(errno));
 		goto cleanup;
 	}
+	if (setup_loop(&w)) {
+		log_error("cannot set up the event loop: %s", strerror(errno));
+		goto cleanup;
+	}
+	if (runtimes_init(&w.runtimes, &w.inv, w.epoll_fd, &observer)) {
+		log_error("cannot set up the runtime clients: %s", strerror(errno));
+		goto cleanup;
+	}
+	runtimes_ready = true;
+	runtimes_add(&w.runtimes, "docker", opts->docker_socket, false);
+	if (opts->podman_socket)
+		runtimes_add(&w.runtimes, "podman", opts->podman_socket,
+			     !opts->podman_socket_given);
 	/* Know the containers before the first event needs them. */
-	list_docker_containers(&w);
+	runtimes_connect(&w.runtimes, monotonic_ms());
 	cgroup_paths_refresh(&w.inv.cgroups);
 	sync_clocks(&w);
 
@@ -523,10 +545,6 @@ int watch_run(const struct watch_options *opts)
 			goto cleanup;
 		}
 		log_info("XDP on %s in %s mode", w.loader.xdp[i].name, w.loader.xdp[i].mode);
-	}
-	if (setup_loop(&w)) {
-		log_error("cannot set up the event loop: %s", strerror(errno));
-		goto cleanup;
 	}
 	log_info("ready: watching every cgroup under %s, stats every %us", w.cgroup_mount,
 		 opts->interval_s);
@@ -553,10 +571,10 @@ cleanup:
 	loader_destroy(&w.loader);
 	if (stats_ready)
 		stats_free(&w.stats);
-	if (inventory_ready) {
+	if (runtimes_ready)
+		runtimes_free(&w.runtimes);
+	if (inventory_ready)
 		inventory_free(&w.inv);
-		hashmap_free(&w.inspected);
-	}
 	json_line_free(&w.line);
 	fflush(w.out);
 	return exit_code;

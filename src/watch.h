@@ -13,8 +13,10 @@ struct watch_options {
 	enum xdp_mode xdp_mode;
 	unsigned int interval_s;
 	const char *docker_socket;
-	bool all;		/* also host processes and unpublished ports */
-	uint32_t ringbuf_bytes; /* 0: the object's default */
+	const char *podman_socket; /* NULL: podman not followed */
+	bool podman_socket_given;  /* by flag: its absence is worth a warning */
+	bool all;		   /* also host processes and unpublished ports */
+	uint32_t ringbuf_bytes;	   /* 0: the object's default */
 };
 
 /* Runs `berth watch` until SIGINT/SIGTERM; returns the exit code. */

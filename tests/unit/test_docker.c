@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
 #include <cmocka.h>
@@ -359,9 +360,12 @@ static void test_parse_hostile(void **state)
 static const char inspect_running[] =
 	"{\"Id\":\"" ID1 "\",\"Created\":\"2026-12-04T15:07:31.112Z\","
 	"\"Path\":\"/docker-entrypoint.sh\",\"State\":{\"Status\":\"running\",\"Pid\":4242},"
-	"\"Name\":\"/web\",\"Config\":{\"Image\":\"nginx:1.27\","
+	"\"Name\":\"/web\",\"Config\":{\"Image\":\"registry.local:5000/shop/nginx:1.27\","
+	"\"User\":\"101:101\",\"Labels\":{\"com.docker.compose.project\":\"shop\",\"tier\":\"front\","
+	"\"bogus\":7},"
 	"\"ExposedPorts\":{\"80/tcp\":{},\"443/tcp\":{},\"53/udp\":{}}},"
-	"\"HostConfig\":{\"PortBindings\":{\"80/tcp\":[{\"HostIp\":\"\",\"HostPort\":\"18080\"}]}},"
+	"\"HostConfig\":{\"NetworkMode\":\"bridge\",\"Privileged\":true,\"ReadonlyRootfs\":true,"
+	"\"PortBindings\":{\"80/tcp\":[{\"HostIp\":\"\",\"HostPort\":\"18080\"}]}},"
 	"\"NetworkSettings\":{\"Ports\":{"
 	"\"80/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"18080\"},"
 	"{\"HostIp\":\"::\",\"HostPort\":\"18080\"}],"
@@ -380,15 +384,157 @@ static void test_parse_inspect(void **state)
 			 0);
 	assert_string_equal(c.id, ID1);
 	assert_string_equal(c.name, "web");
-	assert_string_equal(c.image, "nginx:1.27");
+	assert_string_equal(c.image, "registry.local:5000/shop/nginx:1.27");
+	assert_string_equal(c.image_tag, "1.27");
 	assert_string_equal(c.runtime, "docker");
+	assert_string_equal(c.user, "101:101");
+	assert_string_equal(c.network_mode, "bridge");
+	assert_true(c.privileged);
+	assert_true(c.read_only_rootfs);
+	/* String labels only. */
+	assert_int_equal(c.n_labels, 2);
+	assert_string_equal(c.labels[0].key, "com.docker.compose.project");
+	assert_string_equal(c.labels[0].value, "shop");
+	assert_string_equal(c.labels[1].key, "tier");
 	/* What was bound, not what was asked; 443 is only exposed, SCTP is not counted. */
 	assert_int_equal(c.n_bindings, 3);
 	expect_binding(&c.bindings[0], "0.0.0.0", 18080, 80, IPPROTO_TCP);
 	expect_binding(&c.bindings[1], "::", 18080, 80, IPPROTO_TCP);
 	expect_binding(&c.bindings[2], "127.0.0.1", 10053, 53, IPPROTO_UDP);
 	expect_binding(container_binding(&c, 80, IPPROTO_TCP), "0.0.0.0", 18080, 80, IPPROTO_TCP);
-	free(c.bindings);
+	container_clear(&c);
+}
+
+static void test_image_tag_of(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "nginx:1.27", "1.27" },
+		{ "nginx", "" },
+		{ "registry.local:5000/shop/nginx", "" },
+		{ "registry.local:5000/shop/nginx:1.27", "1.27" },
+		{ "nginx@sha256:0123abcd", "" },
+		{ "nginx:1.27@sha256:0123abcd", "" },
+		{ "", "" },
+		{ ":", "" },
+	};
+	char tag[IMAGE_TAG_MAX];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		image_tag_of(cases[i][0], tag, sizeof(tag));
+		if (strcmp(tag, cases[i][1]))
+			fail_msg("image_tag_of(\"%s\") = \"%s\", want \"%s\"", cases[i][0], tag,
+				 cases[i][1]);
+	}
+}
+
+/* A container's labels are bounded in number and size. */
+static void test_labels_bounded(void **state)
+{
+	struct container c = { 0 };
+	char key[32], long_value[1000];
+
+	(void)state;
+	memset(long_value, 'v', sizeof(long_value) - 1);
+	long_value[sizeof(long_value) - 1] = '\0';
+	for (int i = 0; i < CONTAINER_LABELS_MAX + 10; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		assert_int_equal(container_add_label(&c, key, long_value), 0);
+	}
+	assert_int_equal(c.n_labels, CONTAINER_LABELS_MAX);
+	assert_int_equal(strlen(c.labels[0].value), LABEL_TEXT_MAX - 1);
+	container_clear(&c);
+	assert_int_equal(c.n_labels, 0);
+	assert_null(c.labels);
+}
+
+/* ---- docker_parse_event (GET /events, one line each) ---- */
+
+static void test_parse_event(void **state)
+{
+	struct docker_event ev;
+	char err[256] = "", line[1024];
+
+	(void)state;
+	/* Docker's own shape (Engine API v1.24+). */
+	snprintf(line, sizeof(line),
+		 "{\"status\":\"start\",\"id\":\"%s\",\"from\":\"nginx:1.27\","
+		 "\"Type\":\"container\",\"Action\":\"start\",\"Actor\":{\"ID\":\"%s\","
+		 "\"Attributes\":{\"image\":\"nginx:1.27\",\"name\":\"web\"}},"
+		 "\"scope\":\"local\",\"time\":1796396851,\"timeNano\":1796396851112000000}",
+		 ID1, ID1);
+	assert_int_equal(docker_parse_event(line, strlen(line), &ev, err, sizeof(err)), 0);
+	assert_int_equal(ev.kind, DOCKER_EVENT_START);
+	assert_string_equal(ev.id, ID1);
+	assert_string_equal(ev.name, "web");
+	assert_int_equal(ev.exit_code, -1);
+
+	snprintf(line, sizeof(line),
+		 "{\"Type\":\"container\",\"Action\":\"die\",\"Actor\":{\"ID\":\"%s\","
+		 "\"Attributes\":{\"exitCode\":\"137\",\"name\":\"web\"}}}",
+		 ID1);
+	assert_int_equal(docker_parse_event(line, strlen(line), &ev, err, sizeof(err)), 0);
+	assert_int_equal(ev.kind, DOCKER_EVENT_DIE);
+	assert_int_equal(ev.exit_code, 137);
+
+	snprintf(line, sizeof(line),
+		 "{\"Type\":\"container\",\"Action\":\"rename\",\"Actor\":{\"ID\":\"%s\","
+		 "\"Attributes\":{\"name\":\"web-2\",\"oldName\":\"/web\"}}}",
+		 ID1);
+	assert_int_equal(docker_parse_event(line, strlen(line), &ev, err, sizeof(err)), 0);
+	assert_int_equal(ev.kind, DOCKER_EVENT_RENAME);
+	assert_string_equal(ev.name, "web-2");
+
+	/* podman's compatible API says "died" and "remove". */
+	snprintf(line, sizeof(line),
+		 "{\"Type\":\"container\",\"Action\":\"died\",\"Actor\":{\"ID\":\"%s\"}}", ID1);
+	assert_int_equal(docker_parse_event(line, strlen(line), &ev, err, sizeof(err)), 0);
+	assert_int_equal(ev.kind, DOCKER_EVENT_DIE);
+	snprintf(line, sizeof(line),
+		 "{\"Type\":\"container\",\"Action\":\"remove\",\"Actor\":{\"ID\":\"%s\"}}", ID1);
+	assert_int_equal(docker_parse_event(line, strlen(line), &ev, err, sizeof(err)), 0);
+	assert_int_equal(ev.kind, DOCKER_EVENT_DESTROY);
+
+	/* Events berth does not follow: fine, and ignored. */
+	snprintf(line, sizeof(line),
+		 "{\"Type\":\"container\",\"Action\":\"exec_start: sh -c true\","
+		 "\"Actor\":{\"ID\":\"%s\"}}",
+		 ID1);
+	assert_int_equal(docker_parse_event(line, strlen(line), &ev, err, sizeof(err)), 0);
+	assert_int_equal(ev.kind, DOCKER_EVENT_OTHER);
+	snprintf(line, sizeof(line),
+		 "{\"Type\":\"network\",\"Action\":\"connect\",\"Actor\":{\"ID\":\"n1\"}}");
+	assert_int_equal(docker_parse_event(line, strlen(line), &ev, err, sizeof(err)), 0);
+	assert_int_equal(ev.kind, DOCKER_EVENT_OTHER);
+}
+
+static void expect_event_error(const char *line, const char *want)
+{
+	struct docker_event ev;
+	char err[256] = "";
+
+	if (docker_parse_event(line, strlen(line), &ev, err, sizeof(err)) != -1)
+		fail_msg("accepted: %s", line);
+	if (!strstr(err, want))
+		fail_msg("error \"%s\" does not say \"%s\"", err, want);
+	assert_int_equal(ev.kind, DOCKER_EVENT_OTHER);
+}
+
+static void test_parse_event_invalid(void **state)
+{
+	(void)state;
+	expect_event_error("", "invalid JSON at line 1");
+	expect_event_error("{\"Type\":\"container\",", "invalid JSON at line 1");
+	expect_event_error("[1,2]", "not an object");
+	expect_event_error("{\"status\":\"start\"}", "no Type or Action");
+	expect_event_error("{\"Type\":\"container\",\"Action\":\"start\",\"Actor\":{}}",
+			   "start event: no 64-character Actor.ID");
+	expect_event_error(
+		"{\"Type\":\"container\",\"Action\":\"die\",\"Actor\":{\"ID\":\"../x\"}}",
+		"die event: no 64-character Actor.ID");
+	/* Two events glued on one line are not one event. */
+	expect_event_error("{\"Type\":\"container\",\"Action\":\"x\"}{\"Type\":\"y\"}",
+			   "invalid JSON");
 }
 
 /* Created, network not up yet: the requested bindings stand in. */
@@ -494,7 +640,7 @@ static void test_inventory(void **state)
 	assert_null(inventory_container(&inv, ID1));
 
 	assert_int_equal(parse(listing, &list, err, sizeof(err)), 0);
-	inventory_set_containers(&inv, &list);
+	assert_int_equal(inventory_sync_runtime(&inv, "docker", &list, 1000, NULL), 2);
 	/* The inventory took the list over. */
 	assert_int_equal(list.count, 0);
 	assert_null(list.items);
@@ -526,13 +672,28 @@ static void test_inventory(void **state)
 	assert_null(inventory_by_host_port(&inv, 5432, IPPROTO_TCP, &b));
 	assert_null(inventory_by_host_port(&inv, 443, IPPROTO_TCP, &b));
 
-	/* A new listing replaces the old one. */
+	/*
+	 * A new listing is the truth: ID2 renamed, ID1 gone, so stopped; it is
+	 * still named until it expires.
+	 */
 	assert_int_equal(
 		parse("[{\"Id\":\"" ID2 "\",\"Names\":[\"/db2\"]}]", &list, err, sizeof(err)), 0);
-	inventory_set_containers(&inv, &list);
-	assert_null(inventory_container(&inv, ID1));
+	assert_int_equal(inventory_sync_runtime(&inv, "docker", &list, 2000, NULL), 1);
+	assert_true(inventory_container(&inv, ID1)->stopped);
+	assert_int_equal(inventory_container(&inv, ID1)->stopped_at_ms, 2000);
+	assert_false(inventory_container(&inv, ID2)->stopped);
 	assert_string_equal(inventory_container(&inv, ID2)->name, "db2");
+	/* Another runtime's listing leaves docker's containers alone. */
+	assert_int_equal(parse("[]", &list, err, sizeof(err)), 0);
+	assert_int_equal(inventory_sync_runtime(&inv, "podman", &list, 2500, NULL), 0);
+	assert_false(inventory_container(&inv, ID2)->stopped);
+
+	assert_int_equal(inventory_expire(&inv, 2999, 1000), 0);
+	assert_int_equal(inventory_container_count(&inv), 2);
+	assert_int_equal(inventory_expire(&inv, 3000, 1000), 1);
+	assert_null(inventory_container(&inv, ID1));
 	assert_null(inventory_by_host_port(&inv, 18080, IPPROTO_TCP, &b));
+	assert_int_equal(inventory_container_count(&inv), 1);
 	inventory_free(&inv);
 }
 
@@ -549,7 +710,7 @@ static void test_inventory_add_container(void **state)
 	assert_int_equal(inventory_init(&inv, t->dir), 0);
 	assert_int_equal(
 		parse("[{\"Id\":\"" ID2 "\",\"Names\":[\"/db\"]}]", &list, err, sizeof(err)), 0);
-	inventory_set_containers(&inv, &list);
+	inventory_sync_runtime(&inv, "docker", &list, 0, NULL);
 
 	assert_int_equal(docker_parse_inspect(inspect_running, strlen(inspect_running), &c, err,
 					      sizeof(err)),
@@ -571,6 +732,16 @@ static void test_inventory_add_container(void **state)
 	assert_string_equal(inventory_container(&inv, ID1)->name, "web-renamed");
 	assert_int_equal(inventory_container(&inv, ID1)->n_bindings, 3);
 	inventory_free(&inv);
+}
+
+static uint64_t gone_ids[4];
+static unsigned int n_gone;
+
+static void record_gone(void *ctx, uint64_t id)
+{
+	(void)ctx;
+	if (n_gone < 4)
+		gone_ids[n_gone++] = id;
 }
 
 /* Cgroup ids resolve through the mount to a path and a container. */
@@ -607,14 +778,20 @@ static void test_inventory_cgroups(void **state)
 	assert_string_equal(e->path, "/system.slice");
 	assert_false(e->is_container);
 
-	inventory_forget_cgroup(&inv, id);
-	inventory_forget_cgroup(&inv, id); /* twice is harmless */
-	inventory_forget_cgroup(&inv, 987654321);
+	/* Both directories exist: nothing to prune. */
+	assert_int_equal(inventory_prune_cgroups(&inv, record_gone, NULL), 0);
+	assert_int_equal(inventory_cgroup_count(&inv), 2);
+
+	/* The container's cgroup goes away: its entry goes, and the caller hears of it. */
+	snprintf(path, sizeof(path), "%s/system.slice/docker-%s.scope", t->dir, ID1);
+	assert_int_equal(rmdir(path), 0);
+	n_gone = 0;
+	assert_int_equal(inventory_prune_cgroups(&inv, record_gone, NULL), 1);
+	assert_int_equal(n_gone, 1);
+	assert_true(gone_ids[0] == id);
 	assert_null(hashmap_get(&inv.by_cgroup, &id));
-	/* Still on disk: looked up again. */
-	e = inventory_cgroup(&inv, id);
-	assert_non_null(e);
-	assert_true(e->is_container);
+	assert_int_equal(inventory_cgroup_count(&inv), 1);
+	assert_non_null(inventory_cgroup(&inv, sys_id));
 	inventory_free(&inv);
 }
 
@@ -634,6 +811,10 @@ int main(void)
 		cmocka_unit_test(test_parse_short_err_buffer),
 		cmocka_unit_test(test_parse_hostile),
 		cmocka_unit_test(test_parse_inspect),
+		cmocka_unit_test(test_image_tag_of),
+		cmocka_unit_test(test_labels_bounded),
+		cmocka_unit_test(test_parse_event),
+		cmocka_unit_test(test_parse_event_invalid),
 		cmocka_unit_test(test_parse_inspect_not_started),
 		cmocka_unit_test(test_parse_inspect_invalid),
 		cmocka_unit_test(test_container_binding),

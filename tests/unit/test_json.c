@@ -225,13 +225,29 @@ static const struct port_binding web_binding = {
 	.protocol = IPPROTO_TCP,
 };
 
+static struct label web_labels[] = {
+	{ .key = "com.docker.compose.project", .value = "shop" },
+	{ .key = "tier", .value = "front" },
+};
+
+static const struct container web_record = {
+	.id = CID,
+	.name = "web",
+	.image = "nginx:1.27",
+	.image_tag = "1.27",
+	.runtime = "docker",
+	.user = "101",
+	.network_mode = "bridge",
+	.labels = web_labels,
+	.n_labels = 2,
+};
+
 static const struct attribution web_container = {
 	.cgroup_id = 4242,
 	.cgroup_path = "/system.slice/docker-" CID ".scope",
 	.container_id = CID,
-	.container_name = "web",
-	.image = "nginx:1.27",
 	.runtime = "docker",
+	.container = &web_record,
 	.binding = &web_binding,
 };
 
@@ -296,8 +312,13 @@ static void test_connection_accepted_ipv4(void **state)
 
 	expect_str(root, "container.id", CID);
 	expect_str(root, "container.name", "web");
-	expect_str(root, "container.image.name", "nginx:1.27");
+	expect_str(root, "container.image.name", "nginx");
+	expect_strings(root, "container.image.tag", "1.27", NULL);
 	expect_str(root, "container.runtime", "docker");
+	/* Labels are for lifecycle and stats records, not for every connection. */
+	expect_absent(root, "container.labels");
+	expect_absent(root, "container.security_context");
+	expect_absent(root, "orchestrator");
 
 	expect_str(root, "berth.port.host_ip", "0.0.0.0");
 	expect_int(root, "berth.port.host_port", 18080);
@@ -320,8 +341,8 @@ static void test_connection_initiated_ipv6(void **state)
 	json_t *root;
 
 	(void)state;
-	root = emit(ecs_connection(&record, &meta, NOW_NS, &ev, &host), "event", "connection-initiated",
-		    NULL);
+	root = emit(ecs_connection(&record, &meta, NOW_NS, &ev, &host), "event",
+		    "connection-initiated", NULL);
 	expect_strings(root, "event.type", "connection", "start", NULL);
 	expect_str(root, "source.ip", "2001:db8::10");
 	expect_int(root, "source.port", 40000);
@@ -346,8 +367,8 @@ static void test_connection_dual_stack(void **state)
 	json_t *root;
 
 	(void)state;
-	root = emit(ecs_connection(&record, &meta, NOW_NS, &ev, &nobody), "event", "connection-accepted",
-		    NULL);
+	root = emit(ecs_connection(&record, &meta, NOW_NS, &ev, &nobody), "event",
+		    "connection-accepted", NULL);
 	expect_str(root, "source.ip", "198.51.100.2");
 	expect_str(root, "destination.ip", "192.0.2.10");
 	expect_str(root, "network.type", "ipv4");
@@ -417,7 +438,8 @@ static void test_listen(void **state)
 
 	(void)state;
 	set_addr(ev.local_addr, "0.0.0.0");
-	root = emit(ecs_listen(&record, &meta, NOW_NS, &ev, &web_container), "event", "listen", NULL);
+	root = emit(ecs_listen(&record, &meta, NOW_NS, &ev, &web_container), "event", "listen",
+		    NULL);
 	expect_strings(root, "event.category", "network", NULL);
 	expect_strings(root, "event.type", "start", NULL);
 	expect_str(root, "server.ip", "0.0.0.0");
@@ -433,8 +455,8 @@ static void test_listen(void **state)
 	ev.protocol = IPPROTO_UDP;
 	ev.local_port = 53;
 	set_addr(ev.local_addr, "::");
-	root = emit(ecs_listen(&record, &meta, NOW_NS, &ev, &(struct attribution){ 0 }), "event", "listen",
-		    NULL);
+	root = emit(ecs_listen(&record, &meta, NOW_NS, &ev, &(struct attribution){ 0 }), "event",
+		    "listen", NULL);
 	expect_str(root, "server.ip", "::");
 	expect_int(root, "server.port", 53);
 	expect_str(root, "network.transport", "udp");
@@ -456,8 +478,8 @@ static void test_port_stats(void **state)
 	json_t *root;
 
 	(void)state;
-	root = emit(ecs_port_stats(&record, &meta, NOW_NS, &report, &web_container), "metric", "port-stats",
-		    NULL);
+	root = emit(ecs_port_stats(&record, &meta, NOW_NS, &report, &web_container), "metric",
+		    "port-stats", NULL);
 	expect_strings(root, "event.category", "network", NULL);
 	expect_strings(root, "event.type", "info", NULL);
 	expect_int(root, "server.port", 80);
@@ -478,8 +500,8 @@ static void test_port_stats(void **state)
 
 	report.role = BERTH_ROLE_REMOTE;
 	report.protocol = IPPROTO_UDP;
-	root = emit(ecs_port_stats(&record, &meta, NOW_NS, &report, &(struct attribution){ 0 }), "metric",
-		    "port-stats", NULL);
+	root = emit(ecs_port_stats(&record, &meta, NOW_NS, &report, &(struct attribution){ 0 }),
+		    "metric", "port-stats", NULL);
 	expect_str(root, "berth.role", "client");
 	expect_str(root, "network.transport", "udp");
 	expect_absent(root, "container");
@@ -501,7 +523,8 @@ static void test_xdp_port_stats(void **state)
 
 	(void)state;
 	/* No container publishes the port: who is NULL. */
-	root = emit(ecs_xdp_port_stats(&record, &meta, NOW_NS, &report, NULL), "metric", "port-stats", NULL);
+	root = emit(ecs_xdp_port_stats(&record, &meta, NOW_NS, &report, NULL), "metric",
+		    "port-stats", NULL);
 	expect_strings(root, "event.type", "info", NULL);
 	expect_int(root, "destination.port", 18080);
 	expect_str(root, "network.transport", "tcp");
@@ -562,23 +585,29 @@ static void test_hostile_strings(void **state)
 	struct berth_event ev = conn_event(BERTH_EV_CONN_OPEN, BERTH_ROLE_LOCAL, AF_INET,
 					   "192.0.2.10", 80, "198.51.100.2", 51234);
 	struct attribution who = web_container;
+	struct container rec = web_record;
 	static const char name[] = "a\"b\\c\nd\re\tf\x01g/</script>\"}\n{\"x\":1";
-	static const char image[] = "r\xc3\xa9gistry.example/\xe2\x9c\x93:\xf0\x9f\x90\xb3"; /* UTF-8 */
+	static const char image[] =
+		"r\xc3\xa9gistry.example/\xe2\x9c\x93:\xf0\x9f\x90\xb3"; /* UTF-8 */
 	char *line;
 	json_t *root;
 
 	(void)state;
-	who.container_name = name;
-	who.image = image;
+	snprintf(rec.name, sizeof(rec.name), "%s", name);
+	snprintf(rec.image, sizeof(rec.image), "%s", image);
+	image_tag_of(rec.image, rec.image_tag, sizeof(rec.image_tag));
+	who.container = &rec;
 	who.cgroup_path = "/weird\n\"path\"\\";
-	root = emit(ecs_connection(&record, &meta, NOW_NS, &ev, &who), "event", "connection-accepted",
-		    &line);
+	root = emit(ecs_connection(&record, &meta, NOW_NS, &ev, &who), "event",
+		    "connection-accepted", &line);
 	expect_str(root, "container.name", name);
-	expect_str(root, "container.image.name", image);
+	expect_str(root, "container.image.name", "r\xc3\xa9gistry.example/\xe2\x9c\x93");
+	expect_strings(root, "container.image.tag", "\xf0\x9f\x90\xb3", NULL);
 	expect_str(root, "berth.cgroup_path", "/weird\n\"path\"\\");
 	/* Non-ASCII goes out as \u escapes, so the line is plain ASCII. */
 	/* Beyond the BMP as a surrogate pair (RFC 8259 7). */
-	assert_non_null(strstr(line, "r\\u00E9gistry.example/\\u2713:\\uD83D\\uDC33"));
+	assert_non_null(strstr(line, "r\\u00E9gistry.example/\\u2713\""));
+	assert_non_null(strstr(line, "[\"\\uD83D\\uDC33\"]"));
 	free(line);
 	json_decref(root);
 }
@@ -594,14 +623,18 @@ static void test_non_utf8_strings(void **state)
 					   "192.0.2.10", 80, "198.51.100.2", 51234);
 	struct ecs_meta bad_meta = { .host_name = "h\x80st", .version = "1.2.3" };
 	struct attribution who = web_container;
+	struct container rec = web_record;
 	struct xdp_stats_report report = { .interface = "eth\xff", .xdp_mode = "skb" };
 	json_t *root;
 
 	(void)state;
-	who.container_name = "bad\xff\xfe name";
-	who.image = "img\xc3";			      /* truncated sequence at the end */
+	snprintf(rec.name, sizeof(rec.name), "bad\xff\xfe name");
+	snprintf(rec.image, sizeof(rec.image), "img\xc3"); /* truncated sequence at the end */
+	rec.image_tag[0] = '\0';
+	who.container = &rec;
 	who.cgroup_path = "/x\xed\xa0\x80y\xc0\xafz"; /* surrogate, overlong */
-	root = emit(ecs_connection(&record, &meta, NOW_NS, &ev, &who), "event", "connection-closed", NULL);
+	root = emit(ecs_connection(&record, &meta, NOW_NS, &ev, &who), "event", "connection-closed",
+		    NULL);
 	expect_str(root, "container.id", CID);
 	expect_str(root, "container.name", "bad\xef\xbf\xbd\xef\xbf\xbd name");
 	expect_str(root, "container.image.name", "img\xef\xbf\xbd");
@@ -616,8 +649,83 @@ static void test_non_utf8_strings(void **state)
 	expect_str(root, "container.name", "bad\xef\xbf\xbd\xef\xbf\xbd name");
 	json_decref(root);
 
-	root = emit(ecs_xdp_port_stats(&record, &meta, NOW_NS, &report, NULL), "metric", "port-stats", NULL);
+	root = emit(ecs_xdp_port_stats(&record, &meta, NOW_NS, &report, NULL), "metric",
+		    "port-stats", NULL);
 	expect_str(root, "observer.ingress.interface.name", "eth\xef\xbf\xbd");
+	json_decref(root);
+}
+
+/* container-started carries the whole record: labels de-dotted, ports, flags. */
+static void test_container_change(void **state)
+{
+	static const struct port_binding ports[] = {
+		{ .host_ip = "0.0.0.0",
+		  .host_port = 8080,
+		  .container_port = 80,
+		  .protocol = IPPROTO_TCP },
+		{ .host_ip = "::",
+		  .host_port = 8053,
+		  .container_port = 53,
+		  .protocol = IPPROTO_UDP },
+	};
+	struct container c = web_record;
+	json_t *root;
+
+	(void)state;
+	c.bindings = (struct port_binding *)ports;
+	c.n_bindings = 2;
+	c.privileged = true;
+	root = emit(ecs_container_change(&record, &meta, NOW_NS, "container-started", &c), "event",
+		    "container-started", NULL);
+	expect_strings(root, "event.category", "process", NULL);
+	expect_strings(root, "event.type", "start", NULL);
+	expect_str(root, "container.id", CID);
+	expect_str(root, "container.name", "web");
+	expect_str(root, "container.image.name", "nginx");
+	expect_str(root, "container.labels.com_docker_compose_project", "shop");
+	expect_str(root, "container.labels.tier", "front");
+	assert_true(json_is_true(at(root, "container.security_context.privileged")));
+	expect_str(root, "berth.container.user", "101");
+	expect_str(root, "berth.container.network_mode", "bridge");
+	assert_true(json_is_true(at(root, "berth.container.privileged")));
+	assert_true(json_is_false(at(root, "berth.container.read_only_rootfs")));
+	assert_int_equal(json_array_size(at(root, "berth.ports")), 2);
+	expect_str(json_array_get(at(root, "berth.ports"), 1), "host_ip", "::");
+	expect_int(json_array_get(at(root, "berth.ports"), 1), "host_port", 8053);
+	expect_str(json_array_get(at(root, "berth.ports"), 1), "protocol", "udp");
+	expect_absent(root, "orchestrator");
+	json_decref(root);
+
+	/* A Kubernetes container: orchestrator.*; no ports is an empty array. */
+	c = web_record;
+	snprintf(c.k8s.pod_name, sizeof(c.k8s.pod_name), "web-7d9f");
+	snprintf(c.k8s.pod_namespace, sizeof(c.k8s.pod_namespace), "shop");
+	snprintf(c.k8s.pod_uid, sizeof(c.k8s.pod_uid), "1c2d");
+	root = emit(ecs_container_change(&record, &meta, NOW_NS, "container-stopped", &c), "event",
+		    "container-stopped", NULL);
+	expect_strings(root, "event.type", "end", NULL);
+	expect_str(root, "orchestrator.type", "kubernetes");
+	expect_str(root, "orchestrator.namespace", "shop");
+	expect_str(root, "orchestrator.resource.type", "pod");
+	expect_str(root, "orchestrator.resource.name", "web-7d9f");
+	expect_str(root, "orchestrator.resource.id", "1c2d");
+	expect_absent(root, "container.security_context");
+	assert_int_equal(json_array_size(at(root, "berth.ports")), 0);
+	json_decref(root);
+}
+
+static void test_runtime_reconnected(void **state)
+{
+	json_t *root;
+
+	(void)state;
+	root = emit(ecs_runtime_reconnected(&record, &meta, NOW_NS, "docker",
+					    "/var/run/docker.sock", 4200, 3),
+		    "event", "runtime-reconnected", NULL);
+	expect_str(root, "berth.runtime.name", "docker");
+	expect_str(root, "berth.runtime.socket", "/var/run/docker.sock");
+	expect_int(root, "berth.runtime.down_ms", 4200);
+	expect_int(root, "berth.runtime.containers_changed", 3);
 	json_decref(root);
 }
 
@@ -637,6 +745,8 @@ int main(void)
 		cmocka_unit_test(test_write_line_null),
 		cmocka_unit_test(test_hostile_strings),
 		cmocka_unit_test(test_non_utf8_strings),
+		cmocka_unit_test(test_container_change),
+		cmocka_unit_test(test_runtime_reconnected),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
