@@ -9,9 +9,11 @@
 #     which lib_install_traps hooks to EXIT, INT and TERM: a failing or killed
 #     test still cleans up. Removal runs in reverse order of creation.
 #   - Names make leftovers findable even when a test was SIGKILLed:
-#     network namespaces and host-side veths are bth-<name>, containers are
-#     berth-test-<name> and carry the label berth.test=1. cleanup_sweep removes
-#     everything that matches; assert_clean proves nothing does.
+#     network namespaces and host-side veths are bth-<name>, containers (Docker
+#     and podman alike) are berth-test-<name> and carry the label
+#     berth.test=1, iptables rules carry the comment berth-test.
+#     cleanup_sweep removes everything that matches; assert_clean proves
+#     nothing does.
 #   - Test traffic goes only to loopback, to the namespaces made here
 #     (198.51.100.0/24, 2001:db8::/32) and to the tests' own containers.
 #   - A test function returns 0 (pass), 1 (fail) or 77 (skipped; call
@@ -23,6 +25,12 @@ BERTH_BUILD=${BERTH_BUILD:-$BERTH_ROOT/build}
 BERTH_BIN=${BERTH_BIN:-$BERTH_BUILD/berth}
 CONNLOAD=${CONNLOAD:-$BERTH_BUILD/tools/connload}
 TEST_IMAGE=${TEST_IMAGE:-berth-test/busybox}
+# podman's Docker-compatible API, as `podman system service` serves it.
+PODMAN_SOCKET=${PODMAN_SOCKET:-/run/podman/podman.sock}
+# What `podman run` needs on these machines: crun refuses the hybrid cgroup
+# layout, and podman's default rlimits (nofile 1048576) are above the hard
+# limits here, which runc is not allowed to raise.
+PODMAN_RUN_FLAGS=(--runtime runc --ulimit nofile=4096:4096 --ulimit nproc=4096:4096)
 TEST_LABEL=berth.test
 # Bump when the image's contents change: ensure_test_image rebuilds an image
 # whose label differs.
@@ -114,6 +122,12 @@ cleanup_sweep() {
 			docker rm -f "$c" >/dev/null 2>&1 || true
 		done
 	fi
+	if podman_installed; then
+		for c in $(_podman_test_containers); do
+			podman rm -f -t 0 "$c" >/dev/null 2>&1 || true
+		done
+	fi
+	_sweep_test_iptables_rules
 	for ns in $(ip netns list 2>/dev/null | awk '$1 ~ /^bth-/ {print $1}'); do
 		ip netns del "$ns" 2>/dev/null || true
 	done
@@ -373,10 +387,22 @@ ensure_docker() {
 # an image with the current TEST_IMAGE_VERSION label exists. Contents:
 # /bin/busybox and applet links, /www/index.html of TEST_INDEX_BYTES bytes.
 ensure_test_image() {
-	local have bb rootfs applet
+	local have rootfs
 	have=$(docker image inspect -f "{{ index .Config.Labels \"$TEST_LABEL.image\" }}" "$TEST_IMAGE" 2>/dev/null || true)
 	[ "$have" = "$TEST_IMAGE_VERSION" ] && return 0
 
+	rootfs=$(mktemp -d "$BERTH_TEST_TMP/rootfs.XXXXXX")
+	make_test_rootfs "$rootfs" || return 1
+	tar -C "$rootfs" -c . | docker import \
+		--change "LABEL $TEST_LABEL.image=$TEST_IMAGE_VERSION" \
+		--change 'CMD ["/bin/sh"]' - "$TEST_IMAGE" >/dev/null
+	rm -rf "$rootfs"
+}
+
+# make_test_rootfs DIR: fills DIR with the test image's files (see
+# ensure_test_image), for Docker and podman alike.
+make_test_rootfs() {
+	local rootfs=$1 bb applet
 	bb=$(command -v busybox || true)
 	if [ -z "$bb" ] || ! file_is_static "$bb"; then
 		bb=/bin/busybox
@@ -385,7 +411,6 @@ ensure_test_image() {
 		echo "ensure_test_image: no statically linked busybox (apt-get install busybox-static)" >&2
 		return 1
 	fi
-	rootfs=$(mktemp -d "$BERTH_TEST_TMP/rootfs.XXXXXX")
 	mkdir -p "$rootfs"/{bin,www,tmp,etc,proc,sys,dev}
 	cp "$bb" "$rootfs/bin/busybox"
 	for applet in sh httpd nc cat echo sleep ls seq yes head dd true env ps kill wc; do
@@ -406,10 +431,6 @@ ensure_test_image() {
 	echo 'root:x:0:0:root:/:/bin/sh' >"$rootfs/etc/passwd"
 	echo 'root:x:0:' >"$rootfs/etc/group"
 	chmod 1777 "$rootfs/tmp"
-	tar -C "$rootfs" -c . | docker import \
-		--change "LABEL $TEST_LABEL.image=$TEST_IMAGE_VERSION" \
-		--change 'CMD ["/bin/sh"]' - "$TEST_IMAGE" >/dev/null
-	rm -rf "$rootfs"
 }
 
 file_is_static() {
@@ -437,6 +458,147 @@ container_run() {
 # container_ip NAME: the container's address on the default bridge.
 container_ip() {
 	docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"
+}
+
+# ---------------------------------------------------------------- podman
+
+# Debian's podman 4.3 on these machines: `podman run` needs PODMAN_RUN_FLAGS;
+# containers land in /libpod_parent/libpod-<id> (cgroupfs manager), on the
+# "podman" network (bridge podman0, 10.88.0.0/16), published ports by
+# netavark's iptables DNAT (conmon only holds the host port open so nothing
+# else takes it; it accepts nothing). The Docker-compatible API is served
+# by `podman system service`, which nothing starts at boot here.
+
+podman_installed() {
+	command -v podman >/dev/null 2>&1
+}
+
+# podman_api_up: the API at PODMAN_SOCKET answers /_ping.
+podman_api_up() {
+	[ -S "$PODMAN_SOCKET" ] &&
+		[ "$(curl -s --max-time 5 --unix-socket "$PODMAN_SOCKET" http://d/_ping 2>/dev/null)" = OK ]
+}
+
+# ensure_podman: starts the API service on PODMAN_SOCKET when nothing answers
+# there, waits (30 s at most) for it, and stops it at cleanup if it started
+# it. Installs nothing: skips (77) when podman or runc is missing; fails when
+# the service does not come up.
+ensure_podman() {
+	local log_file=$BERTH_TEST_TMP/podman-service.log pid i
+	if ! podman_installed; then
+		skip_because "podman not installed (scripts/install-deps --test)" || return
+	fi
+	if ! command -v runc >/dev/null 2>&1; then
+		skip_because "runc not installed: podman's crun refuses this host's hybrid cgroups (scripts/install-deps --test)" || return
+	fi
+	podman_api_up && return 0
+	mkdir -p "${PODMAN_SOCKET%/*}"
+	# Nothing answers, so a socket file left there is stale; the service
+	# would refuse to bind over it.
+	rm -f "$PODMAN_SOCKET"
+	log "starting podman system service on $PODMAN_SOCKET (log: $log_file)"
+	# 9>&-: not holding lock_e2e's lock. In the test's process group, so
+	# that a test killed by the runner's timeout takes the service with it.
+	podman system service --time=0 "unix://$PODMAN_SOCKET" >"$log_file" 2>&1 </dev/null 9>&- &
+	pid=$!
+	register_cleanup _stop_podman_service "$pid"
+	for ((i = 0; i < 60; i++)); do
+		podman_api_up && return 0
+		if ! kill -0 "$pid" 2>/dev/null; then
+			echo "ensure_podman: podman system service exited at start; $log_file ends with:" >&2
+			tail -n 30 "$log_file" >&2 2>/dev/null || true
+			return 1
+		fi
+		sleep 0.5
+	done
+	echo "ensure_podman: $PODMAN_SOCKET did not answer /_ping within 30 s; $log_file ends with:" >&2
+	tail -n 30 "$log_file" >&2 2>/dev/null || true
+	return 1
+}
+
+# The service removes its socket when it stops cleanly; a KILLed one does
+# not, and the next ensure_podman would find a dead socket.
+_stop_podman_service() {
+	_kill_pid "$1"
+	podman_api_up || rm -f "$PODMAN_SOCKET"
+}
+
+# ensure_podman_test_image: $TEST_IMAGE in podman's storage (podman names it
+# localhost/$TEST_IMAGE:latest), from the same rootfs as Docker's, unless one
+# with the current TEST_IMAGE_VERSION label is there.
+ensure_podman_test_image() {
+	local have rootfs
+	have=$(podman image inspect -f "{{ index .Config.Labels \"$TEST_LABEL.image\" }}" "$TEST_IMAGE" 2>/dev/null || true)
+	[ "$have" = "$TEST_IMAGE_VERSION" ] && return 0
+	rootfs=$(mktemp -d "$BERTH_TEST_TMP/rootfs.XXXXXX")
+	make_test_rootfs "$rootfs" || return 1
+	tar -C "$rootfs" -c . | podman import -q \
+		--change "LABEL $TEST_LABEL.image=$TEST_IMAGE_VERSION" \
+		--change 'CMD ["/bin/sh"]' - "$TEST_IMAGE" >/dev/null
+	rm -rf "$rootfs"
+}
+
+# podman_run NAME PODMAN_RUN_ARGS...: `podman run -d` with the test label and
+# PODMAN_RUN_FLAGS, registered for removal. NAME must start with
+# berth-test-. Prints the id.
+podman_run() {
+	local name=$1 id
+	shift
+	[[ "$name" == berth-test-* ]] || die "podman_run: name '$name' must start with berth-test-"
+	podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
+	register_cleanup podman rm -f -t 0 "$name"
+	# 9>&-: conmon, which outlives `podman run`, would inherit the e2e
+	# lock's descriptor and hold the lock for as long as the container runs.
+	id=$(podman run -d --name "$name" --label "$TEST_LABEL=1" "${PODMAN_RUN_FLAGS[@]}" "$@" 9>&-) || {
+		echo "podman_run: podman run $name failed" >&2
+		return 1
+	}
+	printf '%s\n' "$id"
+}
+
+# podman_container_ip NAME: the container's address on podman's network.
+podman_container_ip() {
+	podman inspect -f '{{.NetworkSettings.IPAddress}}' "$1"
+}
+
+# Test containers in podman's storage, by label and by name.
+_podman_test_containers() {
+	{
+		podman ps -a --filter "label=$TEST_LABEL" --format '{{.Names}}' 2>/dev/null
+		podman ps -a --filter 'name=^berth-test-' --format '{{.Names}}' 2>/dev/null
+	} | sort -u
+}
+
+# podman_allow_forward NAME: lets connections from namespace bth-NAME reach
+# podman's containers through their published ports. dockerd sets the
+# FORWARD policy to DROP and netavark 1.4 accepts there only replies and its
+# own subnet's traffic, so a client outside the host whose connection was
+# DNATed to a podman container is dropped (the host's own clients are not
+# forwarded and need nothing). The rule is removed at cleanup.
+podman_allow_forward() {
+	local ifname="bth-$1" bridge
+	bridge=$(podman network inspect podman -f '{{.NetworkInterface}}' 2>/dev/null || true)
+	bridge=${bridge:-podman0}
+	register_cleanup iptables -D FORWARD -i "$ifname" -o "$bridge" -m comment --comment berth-test -j ACCEPT
+	_must iptables -I FORWARD -i "$ifname" -o "$bridge" -m comment --comment berth-test -j ACCEPT
+}
+
+# ---------------------------------------------------------------- iptables
+
+# Filter-table rules the tests added (comment berth-test), as iptables -S
+# prints them.
+_test_iptables_rules() {
+	command -v iptables >/dev/null 2>&1 || return 0
+	iptables -S 2>/dev/null | grep -E -- '--comment "?berth-test"?( |$)' || true
+}
+
+_sweep_test_iptables_rules() {
+	local rule args
+	_test_iptables_rules | while IFS= read -r rule; do
+		[[ "$rule" == "-A "* ]] || continue
+		read -ra args <<<"-D ${rule#-A }"
+		iptables "${args[@]}" 2>/dev/null || true
+	done
 }
 
 # port_free PORT: true when nothing listens on TCP PORT on any address.
@@ -601,6 +763,17 @@ _leftovers() {
 		if [ -n "$left" ]; then
 			echo "LEFTOVER containers: $left"
 		fi
+	fi
+	if podman_installed; then
+		left=$(_podman_test_containers)
+		if [ -n "$left" ]; then
+			echo "LEFTOVER podman containers: ${left//$'\n'/ }"
+		fi
+	fi
+	left=$(_test_iptables_rules)
+	if [ -n "$left" ]; then
+		echo "LEFTOVER iptables rules:"
+		echo "$left"
 	fi
 	left=$(_test_links)
 	if [ -n "$left" ]; then
