@@ -222,14 +222,20 @@ unsigned int inventory_sync_runtime(struct inventory *inv, const char *runtime,
 		bool started = !known || known->stopped;
 		char id[CONTAINER_ID_MAX + 1];
 
+		struct container *now;
+
 		memcpy(id, list->items[i].id, sizeof(id));
+		list->items[i].announced = known && !known->stopped && known->announced;
 		if (inventory_add_container(inv, &list->items[i]))
 			continue;
-		if (!started)
+		now = (struct container *)inventory_container(inv, id);
+		if (!started || now->announced)
 			continue;
 		changes++;
-		if (obs && obs->started)
-			obs->started(obs->ctx, inventory_container(inv, id));
+		if (obs && obs->started) {
+			now->announced = true;
+			obs->started(obs->ctx, now);
+		}
 	}
 	container_list_free(list);
 	return changes;

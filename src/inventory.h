@@ -62,6 +62,7 @@ struct container {
 	unsigned int n_bindings;
 	/* berth's own view of its life */
 	bool stopped;	       /* died: kept a while so late records are named */
+	bool announced;	       /* its container-started record went out */
 	int64_t stopped_at_ms; /* CLOCK_MONOTONIC */
 };
 

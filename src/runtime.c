@@ -146,7 +146,7 @@ static void handle_event(struct runtimes *rts, struct runtime_client *rt, const 
 	struct container *known;
 	struct docker_event ev;
 	char err[512];
-	bool was_running;
+	bool announced;
 
 	if (docker_parse_event(line, len, &ev, err, sizeof(err))) {
 		log_warn("%s events: %s", rt->name, err);
@@ -154,11 +154,18 @@ static void handle_event(struct runtimes *rts, struct runtime_client *rt, const 
 	}
 	switch (ev.kind) {
 	case DOCKER_EVENT_START:
+		/*
+		 * Its first connection may have named it already (inspected
+		 * from attribute()): announce each run once all the same.
+		 */
 		c = inventory_container(rts->inv, ev.id);
-		was_running = c && !c->stopped;
-		c = learn_container(rts, rt, ev.id);
-		if (c && !was_running && obs->started)
-			obs->started(obs->ctx, c);
+		announced = c && !c->stopped && c->announced;
+		known = (struct container *)learn_container(rts, rt, ev.id);
+		if (!known || announced)
+			break;
+		known->announced = true;
+		if (obs->started)
+			obs->started(obs->ctx, known);
 		break;
 	case DOCKER_EVENT_DIE:
 	case DOCKER_EVENT_DESTROY:

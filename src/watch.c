@@ -40,6 +40,9 @@
  * intervals, so that its last counters and late records are still named.
  */
 #define STOPPED_KEEP_INTERVALS 3
+/* Events of unknown cgroups wait this long for the next walk of cgroupfs. */
+#define HOLD_MS 250
+#define HELD_MAX 4096
 
 struct watcher {
 	const struct watch_options *opts;
@@ -55,6 +58,9 @@ struct watcher {
 	int epoll_fd, stats_timer_fd, drain_timer_fd, signal_fd;
 	int64_t mono_to_real_ns;
 	struct runtimes runtimes;
+	struct berth_event *held; /* events of cgroups not known yet, in order */
+	unsigned int n_held;
+	int64_t held_since_ms;
 	uint64_t xdp_sources_evicted; /* reported so far */
 	uint64_t xdp_ports_evicted;
 	bool output_failed;
@@ -131,18 +137,13 @@ static bool attribute(struct watcher *w, uint64_t cgroup_id, uint16_t port, uint
 	return true;
 }
 
-static int handle_event(void *ctx, void *data, size_t size)
+static void report_event(struct watcher *w, const struct berth_event *ev)
 {
-	struct watcher *w = ctx;
-	const struct berth_event *ev = data;
 	struct attribution who;
-	uint16_t port;
+	uint16_t port = ev->role == BERTH_ROLE_LOCAL ? ev->local_port : ev->remote_port;
 
-	if (size < sizeof(*ev))
-		return 0;
-	port = ev->role == BERTH_ROLE_LOCAL ? ev->local_port : ev->remote_port;
 	if (!attribute(w, ev->cgroup_id, port, ev->protocol, ev->role, &who))
-		return 0;
+		return;
 	switch (ev->kind) {
 	case BERTH_EV_CONN_OPEN:
 	case BERTH_EV_CONN_CLOSE:
@@ -153,6 +154,48 @@ static int handle_event(void *ctx, void *data, size_t size)
 		emit(w, ecs_listen(&w->line, &w->meta, realtime_of(w, ev->timestamp_ns), ev, &who));
 		break;
 	}
+}
+
+/* Reports the held events, in order, once cgroupfs may be walked again (or now). */
+static void release_held(struct watcher *w, bool now)
+{
+	if (!w->n_held || (!now && monotonic_ms() - w->held_since_ms < HOLD_MS))
+		return;
+	for (unsigned int i = 0; i < w->n_held; i++)
+		report_event(w, &w->held[i]);
+	w->n_held = 0;
+}
+
+/*
+ * A socket of a cgroup created since the last walk of cgroupfs (a container
+ * that just started) has an id berth cannot name yet, and walks are rate
+ * limited. Its events, and every one after them so that order holds, are
+ * held until the next walk may run rather than reported without a
+ * container.
+ */
+static int handle_event(void *ctx, void *data, size_t size)
+{
+	struct watcher *w = ctx;
+	const struct berth_event *ev = data;
+
+	if (size < sizeof(*ev))
+		return 0;
+	if (!w->n_held && inventory_cgroup(&w->inv, ev->cgroup_id)) {
+		report_event(w, ev);
+		return 0;
+	}
+	if (!w->held) {
+		w->held = calloc(HELD_MAX, sizeof(*w->held));
+		if (!w->held) {
+			report_event(w, ev);
+			return 0;
+		}
+	}
+	if (w->n_held == HELD_MAX)
+		release_held(w, true);
+	if (!w->n_held)
+		w->held_since_ms = monotonic_ms();
+	w->held[w->n_held++] = *ev;
 	return 0;
 }
 
@@ -349,9 +392,10 @@ static void forget_the_gone(struct watcher *w)
 	containers = inventory_expire(&w->inv, now,
 				      (int64_t)STOPPED_KEEP_INTERVALS * w->opts->interval_s * 1000);
 	runtimes_expire_inspected(&w->runtimes, now);
-	log_debug("inventory: %u containers, %u cgroups (forgot %u and %u); %zu port counters",
-		  inventory_container_count(&w->inv), inventory_cgroup_count(&w->inv), containers,
-		  cgroups, w->stats.ports.count);
+	log_debug("inventory: %u containers, %u cgroups, %zu port counters "
+		  "(forgot %u containers, %u cgroups)",
+		  inventory_container_count(&w->inv), inventory_cgroup_count(&w->inv),
+		  w->stats.ports.count, containers, cgroups);
 }
 
 static int add_to_epoll(int epoll_fd, int fd)
@@ -441,11 +485,13 @@ static int run_loop(struct watcher *w)
 			if (fd == w->stats_timer_fd) {
 				ack_timer(fd);
 				ring_buffer__consume(w->rb);
+				release_held(w, false);
 				report_stats(w);
 				forget_the_gone(w);
 			} else if (fd == w->drain_timer_fd) {
 				ack_timer(fd);
 				ring_buffer__consume(w->rb);
+				release_held(w, false);
 				runtimes_tick(&w->runtimes, monotonic_ms());
 			} else if (fd == ring_buffer__epoll_fd(w->rb)) {
 				ring_buffer__consume(w->rb);
@@ -558,6 +604,7 @@ int watch_run(const struct watch_options *opts)
 	 */
 	loader_detach(&w.loader);
 	ring_buffer__consume(w.rb);
+	release_held(&w, true);
 	report_stats(&w);
 	fflush(w.out);
 	exit_code = w.output_failed ? 1 : 0;
@@ -576,6 +623,7 @@ cleanup:
 	if (inventory_ready)
 		inventory_free(&w.inv);
 	json_line_free(&w.line);
+	free(w.held);
 	fflush(w.out);
 	return exit_code;
 }
