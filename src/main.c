@@ -47,6 +47,9 @@ static const char watch_usage[] =
 	"      --podman-socket P   podman's Docker-compatible API socket (default\n"
 	"                          /run/podman/podman.sock, followed when it exists);\n"
 	"                          --podman-socket none turns podman off\n"
+	"      --oci-root DIR      where the host's /run and /var/lib are, for the\n"
+	"                          config.json of containerd and CRI-O containers\n"
+	"                          (default /; in a sidecar, where / of the host is)\n"
 	"  -a, --all               also report host processes (cgroups that are not\n"
 	"                          containers) and unpublished ports on --iface\n"
 	"      --ringbuf-size N    ring buffer size, a power of two (default 8M)\n"
@@ -81,6 +84,7 @@ static int cmd_watch(int argc, char **argv)
 		{ "interval", required_argument, NULL, 'n' },
 		{ "docker-socket", required_argument, NULL, 'D' },
 		{ "podman-socket", required_argument, NULL, 'P' },
+		{ "oci-root", required_argument, NULL, 'O' },
 		{ "all", no_argument, NULL, 'a' },
 		{ "ringbuf-size", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -91,6 +95,7 @@ static int cmd_watch(int argc, char **argv)
 		.interval_s = 10,
 		.docker_socket = DOCKER_DEFAULT_SOCKET,
 		.podman_socket = PODMAN_DEFAULT_SOCKET,
+		.oci_root = "/",
 	};
 	unsigned long long size;
 	unsigned long value;
@@ -131,6 +136,9 @@ static int cmd_watch(int argc, char **argv)
 		case 'P':
 			opts.podman_socket = strcmp(optarg, "none") ? optarg : NULL;
 			opts.podman_socket_given = true;
+			break;
+		case 'O':
+			opts.oci_root = optarg;
 			break;
 		case 'a':
 			opts.all = true;

@@ -11,6 +11,7 @@
 
 #include "docker.h"
 #include "log.h"
+#include "oci.h"
 #include "runtime.h"
 
 /* Reconnect after 0.5 s, then 1, 2, ... up to 30 s between attempts. */
@@ -392,6 +393,32 @@ void runtimes_connect(struct runtimes *rts, int64_t now_ms)
 		connect_client(rts, &rts->clients[i], now_ms);
 }
 
+/* Runtimes berth names from their state directories (no API client). */
+static bool is_oci_runtime(const char *runtime)
+{
+	return !strcmp(runtime, "containerd") || !strcmp(runtime, "cri-o") ||
+	       !strcmp(runtime, "kubernetes");
+}
+
+/* containerd and CRI-O write each container's OCI config.json, annotated by Kubernetes. */
+static const struct container *learn_from_oci(struct runtimes *rts, const char *id)
+{
+	struct container c;
+	char err[512];
+	int found = oci_lookup_container(rts->oci_root, id, &c, err, sizeof(err));
+
+	if (found) {
+		if (found < 0)
+			log_warn("%s", err);
+		return NULL;
+	}
+	if (inventory_add_container(rts->inv, &c)) {
+		container_clear(&c);
+		return NULL;
+	}
+	return inventory_container(rts->inv, id);
+}
+
 const struct container *runtimes_inspect(struct runtimes *rts, const char *runtime, const char *id,
 					 int64_t now_ms)
 {
@@ -399,14 +426,16 @@ const struct container *runtimes_inspect(struct runtimes *rts, const char *runti
 	char key[CONTAINER_ID_MAX + 1] = "";
 	int64_t *last;
 
-	if (!rt || !rt->up)
+	if (rt && !rt->up)
+		return NULL;
+	if (!rt && !is_oci_runtime(runtime))
 		return NULL;
 	strncpy(key, id, CONTAINER_ID_MAX);
 	last = hashmap_upsert(&rts->inspected, key, NULL);
 	if (!last || (*last && now_ms - *last < INSPECT_RETRY_MS))
 		return NULL;
 	*last = now_ms;
-	return learn_container(rts, rt, id);
+	return rt ? learn_container(rts, rt, id) : learn_from_oci(rts, id);
 }
 
 void runtimes_expire_inspected(struct runtimes *rts, int64_t now_ms)

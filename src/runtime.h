@@ -54,6 +54,7 @@ struct runtimes {
 	int epoll_fd;
 	int timer_fd;		  /* curl's timeouts */
 	struct hashmap inspected; /* container id -> int64_t ms of the last inspect */
+	const char *oci_root;	  /* where containerd's and CRI-O's state dirs are: "/" */
 	/* Complete lines taken from the streams, handled outside curl's callbacks. */
 	char *lines;
 	size_t lines_len;
@@ -77,7 +78,8 @@ void runtimes_tick(struct runtimes *rts, int64_t now_ms);
 
 /*
  * Asks runtime about a container the inventory does not know (started a
- * moment ago), at most once a second per id. The container, or NULL.
+ * moment ago), at most once a second per id: its API for Docker and podman,
+ * its OCI config.json for containerd and CRI-O. The container, or NULL.
  */
 const struct container *runtimes_inspect(struct runtimes *rts, const char *runtime, const char *id,
 					 int64_t now_ms);

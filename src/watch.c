@@ -574,6 +574,7 @@ int watch_run(const struct watch_options *opts)
 		goto cleanup;
 	}
 	runtimes_ready = true;
+	w.runtimes.oci_root = opts->oci_root;
 	runtimes_add(&w.runtimes, "docker", opts->docker_socket, false);
 	if (opts->podman_socket)
 		runtimes_add(&w.runtimes, "podman", opts->podman_socket,
