@@ -14,11 +14,10 @@ struct watch_options {
 	unsigned int interval_s;
 	const char *docker_socket;
 	const char *podman_socket; /* NULL: podman not followed */
-	bool podman_socket_given;
-	const char *oci_root;
-		/* prefix of containerd's and CRI-O's state dirs */ /* by flag: its absence is worth a warning */
-	bool all;		/* also host processes and unpublished ports */
-	uint32_t ringbuf_bytes; /* 0: the object's default */
+	bool podman_socket_given;  /* by flag: its absence is worth a warning */
+	const char *oci_root;	   /* prefix of containerd's and CRI-O's state dirs */
+	bool all;		   /* also host processes and unpublished ports */
+	uint32_t ringbuf_bytes;	   /* 0: the object's default */
 };
 
 /* Runs `berth watch` until SIGINT/SIGTERM; returns the exit code. */
