@@ -97,6 +97,20 @@ struct {
  * the service ports that matter. Busy ports stay; evictions are counted.
  */
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct berth_published_key);
+	__type(value, struct berth_published);
+} published_ports SEC(".maps");
+
+/*
+ * Set by user space (berth watch --all): every destination port gets its
+ * own xdp_ports entry. Otherwise a scan of unpublished ports is one entry,
+ * and cannot push the published ones out of the LRU.
+ */
+bool count_all_ports = false;
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, struct berth_xdp_port_key);
@@ -653,6 +667,15 @@ int count_xdp(struct xdp_md *ctx)
 	port_key.ifindex = ctx->ingress_ifindex;
 	port_key.port = pkt.dport;
 	port_key.protocol = pkt.protocol;
+	if (!count_all_ports) {
+		struct berth_published_key published = {
+			.port = pkt.dport,
+			.protocol = pkt.protocol,
+		};
+
+		if (!bpf_map_lookup_elem(&published_ports, &published))
+			port_key.port = BERTH_UNPUBLISHED_PORT;
+	}
 	port = bpf_map_lookup_elem(&xdp_ports, &port_key);
 	if (port) {
 		port->packets += 1;

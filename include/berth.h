@@ -88,6 +88,25 @@ struct berth_xdp_port_key {
 	__u8 pad;
 };
 
+/*
+ * published_ports: the host ports the runtimes publish, written by user
+ * space from the inventory. XDP counts these ports one by one; the others
+ * together under BERTH_UNPUBLISHED_PORT, unless count_all_ports is set.
+ */
+struct berth_published_key {
+	__u16 port;    /* host port, host byte order */
+	__u8 protocol; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad;
+};
+
+struct berth_published {
+	__u16 container_port; /* of the first binding: for debugging */
+	__u16 bindings;	      /* how many bindings use the host port */
+};
+
+/* The xdp_ports key port of traffic to every port nothing publishes. */
+#define BERTH_UNPUBLISHED_PORT 0
+
 struct berth_xdp_counters {
 	__u64 packets;
 	__u64 bytes; /* frame bytes, from the Ethernet header on */

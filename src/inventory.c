@@ -190,6 +190,7 @@ int inventory_add_container(struct inventory *inv, struct container *c)
 	}
 	*slot = *c;
 	memset(c, 0, sizeof(*c));
+	inv->generation++;
 	return 0;
 }
 
@@ -248,6 +249,7 @@ struct container *inventory_mark_stopped(struct inventory *inv, const char *id, 
 	if (c && !c->stopped) {
 		c->stopped = true;
 		c->stopped_at_ms = now_ms;
+		inv->generation++;
 	}
 	return c;
 }
@@ -269,6 +271,8 @@ unsigned int inventory_expire(struct inventory *inv, int64_t now_ms, int64_t kee
 		*c = list->items[--list->count];
 		expired++;
 	}
+	if (expired)
+		inv->generation++;
 	return expired;
 }
 
@@ -303,6 +307,19 @@ unsigned int inventory_prune_cgroups(struct inventory *inv,
 	}
 	free(dead);
 	return n;
+}
+
+void inventory_for_each_published(const struct inventory *inv,
+				  void (*add)(void *ctx, const struct port_binding *b), void *ctx)
+{
+	for (unsigned int i = 0; i < inv->containers.count; i++) {
+		const struct container *c = &inv->containers.items[i];
+
+		if (c->stopped)
+			continue;
+		for (unsigned int j = 0; j < c->n_bindings; j++)
+			add(ctx, &c->bindings[j]);
+	}
 }
 
 unsigned int inventory_container_count(const struct inventory *inv)

@@ -93,6 +93,7 @@ struct inventory {
 	struct cgroup_paths cgroups;
 	struct hashmap by_cgroup;	  /* uint64_t cgroup id -> struct cgroup_entry */
 	struct container_list containers; /* from the runtime API */
+	unsigned long generation;	  /* grows when containers or bindings change */
 };
 
 /* What berth knows of a cgroup: its path and its container, if any. */
@@ -161,6 +162,13 @@ unsigned int inventory_expire(struct inventory *inv, int64_t now_ms, int64_t kee
  */
 unsigned int inventory_prune_cgroups(struct inventory *inv,
 				     void (*gone)(void *ctx, uint64_t cgroup_id), void *ctx);
+
+/*
+ * Calls add(ctx, binding) for each binding of a running container: the
+ * host ports published now.
+ */
+void inventory_for_each_published(const struct inventory *inv,
+				  void (*add)(void *ctx, const struct port_binding *b), void *ctx);
 
 /* Sizes, for the debug log and the churn test. */
 unsigned int inventory_container_count(const struct inventory *inv);

@@ -610,7 +610,8 @@ struct json_line *ecs_xdp_port_stats(struct json_line *line, const struct ecs_me
 
 	begin_record(line, realtime_ns, "metric", categories, types, "port-stats");
 	end_event(line, meta);
-	add_port_only(line, "destination", report->port);
+	if (!report->unpublished)
+		add_port_only(line, "destination", report->port);
 	add_network(line, report->protocol, NULL, NULL);
 	begin_object(line, "observer");
 	begin_object(line, "ingress");
@@ -623,6 +624,8 @@ struct json_line *ecs_xdp_port_stats(struct json_line *line, const struct ecs_me
 	begin_berth(line, meta, "interface");
 	add_berth_attribution(line, who);
 	add_string(line, "xdp_mode", report->xdp_mode);
+	if (report->unpublished)
+		add_bool(line, "unpublished", true);
 	begin_object(line, "stats");
 	add_uint(line, "interval_s", report->interval_s);
 	add_xdp_counters(line, "interval", &report->interval);
@@ -692,6 +695,56 @@ struct json_line *ecs_events_lost(struct json_line *line, const struct ecs_meta 
 	add_uint(line, "total", total);
 	end_object(line);
 	end_record(line);
+	return line;
+}
+
+struct json_line *json_container_listing(struct json_line *line,
+					 const struct container *const *containers,
+					 const struct berth_port_counters *counters, size_t n,
+					 const char *source, uint64_t since_realtime_ns,
+					 unsigned int observed_s)
+{
+	char since[32];
+
+	reset(line);
+	open_container(line, NULL, '[');
+	for (size_t i = 0; i < n; i++) {
+		const struct container *c = containers[i];
+
+		begin_object(line, NULL);
+		add_string(line, "id", c->id);
+		add_string(line, "name", c->name);
+		add_string(line, "image", c->image);
+		add_string(line, "runtime", c->runtime ? c->runtime : "");
+		open_container(line, "ports", '[');
+		for (unsigned int j = 0; j < c->n_bindings; j++)
+			add_binding(line, NULL, &c->bindings[j]);
+		close_container(line, ']');
+		if (!counters) {
+			put_key(line, "counters");
+			put(line, "null", 4);
+			end_object(line);
+			continue;
+		}
+		/* Flat, and saying where they come from (docs/ps.md). */
+		begin_object(line, "counters");
+		add_uint(line, "connections_opened", counters[i].conns_opened);
+		add_uint(line, "connections_closed", counters[i].conns_closed);
+		add_uint(line, "bytes_in", counters[i].bytes_in);
+		add_uint(line, "bytes_out", counters[i].bytes_out);
+		add_uint(line, "packets_in", counters[i].packets_in);
+		add_uint(line, "packets_out", counters[i].packets_out);
+		add_string(line, "source", source);
+		if (since_realtime_ns) {
+			format_timestamp(since_realtime_ns, since);
+			add_string(line, "since", since);
+		}
+		if (observed_s)
+			add_uint(line, "observed_s", observed_s);
+		end_object(line);
+		end_object(line);
+	}
+	close_container(line, ']');
 	return line;
 }
 

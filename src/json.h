@@ -45,6 +45,7 @@ struct xdp_stats_report {
 	const char *interface;
 	const char *xdp_mode;
 	uint16_t port;
+	bool unpublished; /* every port nothing publishes, together */
 	uint8_t protocol;
 	unsigned int interval_s;
 };
@@ -103,6 +104,18 @@ struct json_line *ecs_runtime_reconnected(struct json_line *line, const struct e
 struct json_line *ecs_events_lost(struct json_line *line, const struct ecs_meta *meta,
 				  uint64_t realtime_ns, const char *cause, uint64_t count,
 				  uint64_t total);
+
+/*
+ * `berth ps --json`: one array of containers, each with its published
+ * ports and counters[i] (all null when counters is NULL). source says where
+ * the counters come from ("watch" or "observation"), since_realtime_ns when
+ * they begin, observed_s how long the observation was (0: not one).
+ */
+struct json_line *json_container_listing(struct json_line *line,
+					 const struct container *const *containers,
+					 const struct berth_port_counters *counters, size_t n,
+					 const char *source, uint64_t since_realtime_ns,
+					 unsigned int observed_s);
 
 /*
  * Writes the record in line, with its newline, in one fwrite and empties

@@ -25,6 +25,7 @@
 #include "inventory.h"
 #include "json.h"
 #include "log.h"
+#include "published.h"
 #include "stats.h"
 #include "watch.h"
 
@@ -58,6 +59,8 @@ struct watcher {
 	int epoll_fd, stats_timer_fd, drain_timer_fd, signal_fd;
 	int64_t mono_to_real_ns;
 	struct runtimes runtimes;
+	unsigned long published_generation; /* of the inventory, last pushed */
+	bool published_full_warned;
 	struct berth_event *held; /* events of cgroups not known yet, in order */
 	unsigned int n_held;
 	int64_t held_since_ms;
@@ -266,8 +269,11 @@ static void report_xdp(struct watcher *w, uint64_t now)
 			continue;
 		entry->reported = entry->total;
 		/* The host view: join to the container through its binding. */
-		c = inventory_by_host_port(&w->inv, key->port, key->protocol, &binding);
-		if (!c && !w->opts->all)
+		report.unpublished = key->port == BERTH_UNPUBLISHED_PORT;
+		c = report.unpublished ?
+			    NULL :
+			    inventory_by_host_port(&w->inv, key->port, key->protocol, &binding);
+		if (!c && !report.unpublished && !w->opts->all)
 			continue;
 		if (c) {
 			who.container_id = c->id;
@@ -398,6 +404,26 @@ static void forget_the_gone(struct watcher *w)
 		  w->stats.ports.count, containers, cgroups);
 }
 
+/* Pushes the published host ports to the kernel when the inventory changed. */
+static void push_published_ports(struct watcher *w, bool force)
+{
+	int n;
+
+	if (!force && w->published_generation == w->inv.generation)
+		return;
+	w->published_generation = w->inv.generation;
+	n = published_ports_sync(&w->inv, bpf_map__fd(w->loader.skel->maps.published_ports));
+	if (n == -E2BIG && !w->published_full_warned) {
+		log_warn("more published ports than the kernel table holds: the rest are "
+			 "counted with the unpublished ones on --iface");
+		w->published_full_warned = true;
+	} else if (n < 0 && n != -E2BIG) {
+		log_warn("cannot update the published-port table: %s", strerror(-n));
+	} else if (n >= 0) {
+		log_debug("published ports: %d host ports", n);
+	}
+}
+
 static int add_to_epoll(int epoll_fd, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
@@ -499,6 +525,7 @@ static int run_loop(struct watcher *w)
 				runtimes_handle_fd(&w->runtimes, fd, events[i].events);
 			}
 		}
+		push_published_ports(w, false);
 		fflush(w->out);
 		if (w->output_failed)
 			return -1;
@@ -581,6 +608,8 @@ int watch_run(const struct watch_options *opts)
 			     !opts->podman_socket_given);
 	/* Know the containers before the first event needs them. */
 	runtimes_connect(&w.runtimes, monotonic_ms());
+	w.loader.skel->bss->count_all_ports = opts->all;
+	push_published_ports(&w, true);
 	cgroup_paths_refresh(&w.inv.cgroups);
 	sync_clocks(&w);
 

@@ -48,6 +48,7 @@
 
 #include "berth.h"
 #include "berth.skel.h"
+#include "published.h"
 
 #define CGROUP_SKB_ALLOW 1
 
@@ -517,6 +518,8 @@ static int setup(void **state)
 		fprintf(stderr, "berth_bpf__open_and_load: %s\n", strerror(errno));
 		return -1;
 	}
+	/* Most XDP tests look at one port each: count every port on its own. */
+	skel->bss->count_all_ports = true;
 	*state = skel;
 	return 0;
 }
@@ -654,6 +657,109 @@ static void test_xdp_ipv4_tcp_syn(void **state)
 	assert_health_zero_except(skel, BERTH_CNT_XDP_SOURCE_INSERTS);
 	/* XDP never touches the cgroup side. */
 	assert_int_equal(map_entries(skel->maps.port_traffic), 0);
+}
+
+/*
+ * Without --all, XDP counts the ports published_ports names one by one and
+ * every other port under BERTH_UNPUBLISHED_PORT: a scan is one entry.
+ */
+static void test_xdp_unpublished_ports_together(void **state)
+{
+	struct berth_bpf *skel = skel_of(state);
+	struct berth_published_key key = { .port = 8080, .protocol = IPPROTO_TCP };
+	struct berth_published value = { .container_port = 80, .bindings = 1 };
+	struct berth_xdp_counters c;
+	struct pkt p;
+
+	skel->bss->count_all_ports = false;
+	assert_int_equal(
+		bpf_map_update_elem(bpf_map__fd(skel->maps.published_ports), &key, &value, BPF_ANY),
+		0);
+	build_v4_tcp(&p, 40000, 8080, TCP_SYN);
+	assert_int_equal(run_xdp(skel, &p), XDP_PASS);
+	for (__u16 port = 1; port <= 100; port++) {
+		build_v4_tcp(&p, 40000, 9000 + port, TCP_SYN);
+		assert_int_equal(run_xdp(skel, &p), XDP_PASS);
+	}
+	/* UDP to 8080 is not the published TCP port. */
+	pkt_init(&p);
+	put_eth(&p, ETH_P_IP);
+	put_ipv4(&p, "198.51.100.2", "192.0.2.1", IPPROTO_UDP);
+	put_udp(&p, 40000, 8080);
+	put_payload(&p, 10);
+	pkt_finish(&p);
+	assert_int_equal(run_xdp(skel, &p), XDP_PASS);
+
+	assert_int_equal(xdp_port(skel, lo_ifindex, 8080, IPPROTO_TCP, &c), 0);
+	assert_int_equal(c.packets, 1);
+	assert_int_equal(c.syns, 1);
+	assert_int_equal(xdp_port(skel, lo_ifindex, BERTH_UNPUBLISHED_PORT, IPPROTO_TCP, &c), 0);
+	assert_int_equal(c.packets, 100);
+	assert_int_equal(c.syns, 100);
+	assert_int_equal(xdp_port(skel, lo_ifindex, BERTH_UNPUBLISHED_PORT, IPPROTO_UDP, &c), 0);
+	assert_int_equal(c.packets, 1);
+	assert_int_equal(map_entries(skel->maps.xdp_ports), 3);
+}
+
+static void add_test_container(struct inventory *inv, const char *id, const char *host_ip,
+			       uint16_t host_port, uint16_t container_port, uint8_t protocol)
+{
+	struct port_binding b = { .host_port = host_port,
+				  .container_port = container_port,
+				  .protocol = protocol };
+	struct container c = { .runtime = "docker" };
+
+	snprintf(c.id, sizeof(c.id), "%s", id);
+	snprintf(b.host_ip, sizeof(b.host_ip), "%s", host_ip);
+	assert_int_equal(container_add_binding(&c, &b), 0);
+	assert_int_equal(inventory_add_container(inv, &c), 0);
+}
+
+static void expect_published(struct berth_bpf *skel, uint16_t port, uint8_t protocol,
+			     uint16_t container_port, uint16_t bindings)
+{
+	struct berth_published_key key = { .port = port, .protocol = protocol };
+	struct berth_published value;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.published_ports), &key, &value))
+		fail_msg("%u/%u not in published_ports", port, protocol);
+	assert_int_equal(value.container_port, container_port);
+	assert_int_equal(value.bindings, bindings);
+}
+
+/* The table user space pushes follows the inventory: running containers only. */
+static void test_published_ports_sync(void **state)
+{
+	struct berth_bpf *skel = skel_of(state);
+	int fd = bpf_map__fd(skel->maps.published_ports);
+	struct inventory inv;
+	struct container *c;
+
+	assert_int_equal(inventory_init(&inv, "/nonexistent"), 0);
+	assert_int_equal(published_ports_sync(&inv, fd), 0);
+	assert_int_equal(map_entries(skel->maps.published_ports), 0);
+
+	add_test_container(&inv, "a", "0.0.0.0", 8080, 80, IPPROTO_TCP);
+	c = (struct container *)inventory_container(&inv, "a");
+	/* The IPv6 binding of the same -p shares the host port. */
+	assert_int_equal(
+		container_add_binding(c, &(struct port_binding){ .host_ip = "::",
+								 .host_port = 8080,
+								 .container_port = 80,
+								 .protocol = IPPROTO_TCP }),
+		0);
+	add_test_container(&inv, "b", "127.0.0.1", 5353, 53, IPPROTO_UDP);
+	assert_int_equal(published_ports_sync(&inv, fd), 2);
+	assert_int_equal(map_entries(skel->maps.published_ports), 2);
+	expect_published(skel, 8080, IPPROTO_TCP, 80, 2);
+	expect_published(skel, 5353, IPPROTO_UDP, 53, 1);
+
+	/* A stopped container's ports leave the table; a stale entry goes too. */
+	assert_non_null(inventory_mark_stopped(&inv, "a", 1));
+	assert_int_equal(published_ports_sync(&inv, fd), 1);
+	assert_int_equal(map_entries(skel->maps.published_ports), 1);
+	expect_published(skel, 5353, IPPROTO_UDP, 53, 1);
+	inventory_free(&inv);
 }
 
 /* The key's ifindex is the receiving device's, read from the ctx. */
@@ -1690,6 +1796,8 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 		T(test_xdp_ipv4_tcp_syn),
 		T(test_xdp_ifindex_from_ctx),
+		T(test_xdp_unpublished_ports_together),
+		T(test_published_ports_sync),
 		T(test_xdp_ipv4_tcp_synack_not_syn),
 		T(test_xdp_ipv4_tcp_other_flags_not_syn),
 		T(test_xdp_ipv4_udp),
