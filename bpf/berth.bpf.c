@@ -207,31 +207,99 @@ struct sock___old {
 	struct sock_cgroup_data___old sk_cgrp_data;
 };
 
+/* Linux 6.15 renamed kernfs_node.parent to __parent (RCU-protected now). */
+struct kernfs_node___new {
+	struct kernfs_node *__parent;
+} __attribute__((preserve_access_index));
+
+struct kernfs_node___old {
+	struct kernfs_node *parent;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct kernfs_node *kernfs_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(((struct kernfs_node___new *)kn)->__parent))
+		return BPF_CORE_READ((struct kernfs_node___new *)kn, __parent);
+	return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
+}
+
+/* Scratch for one berth_cgroup_names: too large for the BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct berth_cgroup_names);
+} cgroup_names_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, struct berth_cgroup_names);
+} cgroup_names SEC(".maps");
+
+/*
+ * Remembers the names of a connection's cgroup the first time it is seen:
+ * a container removed right after its first connections is gone from
+ * cgroupfs before user space can look its cgroup id up there.
+ */
+static __always_inline void remember_cgroup_names(struct cgroup *cgrp, __u64 cgroup_id)
+{
+	struct berth_cgroup_names *names;
+	struct kernfs_node *kn;
+	__u32 zero = 0;
+
+	if (!cgrp || bpf_map_lookup_elem(&cgroup_names, &cgroup_id))
+		return;
+	names = bpf_map_lookup_elem(&cgroup_names_scratch, &zero);
+	if (!names)
+		return;
+	kn = BPF_CORE_READ(cgrp, kn);
+	for (int i = 0; i < BERTH_CGROUP_LEVELS; i++) {
+		names->level[i][0] = '\0';
+		if (!kn)
+			continue;
+		bpf_probe_read_kernel_str(names->level[i], BERTH_CGROUP_NAME_LEN,
+					  BPF_CORE_READ(kn, name));
+		kn = kernfs_parent(kn);
+	}
+	bpf_map_update_elem(&cgroup_names, &cgroup_id, names, BPF_ANY);
+}
+
 /*
  * The cgroup v2 id of the socket itself. In the passive-established
  * callback the current task is whatever ran the softirq, so
  * bpf_get_current_cgroup_id() would name the wrong cgroup; the accepted
  * socket inherited the listener's cgroup when it was cloned.
  */
-static __always_inline __u64 socket_cgroup_id(struct bpf_sock *bsk)
+static __always_inline struct cgroup *socket_cgroup(struct bpf_sock *bsk, bool *v1_only)
 {
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock(bsk);
 	struct sock *sk = (struct sock *)tp;
-	struct cgroup *cgrp;
 
+	*v1_only = false;
 	if (!tp)
-		return 0;
+		return NULL;
 	if (bpf_core_field_exists(sk->sk_cgrp_data.cgroup)) {
-		cgrp = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+		return BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
 	} else {
 		struct sock___old *old = (void *)sk;
 		__u64 val = BPF_CORE_READ(old, sk_cgrp_data.val);
 
 		/* Bit 0 set: the union held v1 data, the v2 cgroup is root. */
-		if (val & 1)
-			return 1;
-		cgrp = (struct cgroup *)val;
+		*v1_only = val & 1;
+		return *v1_only ? NULL : (struct cgroup *)val;
 	}
+}
+
+static __always_inline __u64 socket_cgroup_id(struct bpf_sock *bsk, struct cgroup **cgrp_out)
+{
+	bool v1_only;
+	struct cgroup *cgrp = socket_cgroup(bsk, &v1_only);
+
+	*cgrp_out = cgrp;
+	if (v1_only)
+		return 1;
 	if (!cgrp)
 		return 0;
 	return BPF_CORE_READ(cgrp, kn, id);
@@ -269,11 +337,13 @@ static __always_inline void conn_established(struct bpf_sock_ops *skops, __u8 ro
 	struct conn_state *state;
 	struct bpf_sock *sk = skops->sk;
 	__u64 cgroup_id, cookie;
+	struct cgroup *cgrp;
 	__u16 port;
 
 	if (!sk)
 		return;
-	cgroup_id = socket_cgroup_id(sk);
+	cgroup_id = socket_cgroup_id(sk, &cgrp);
+	remember_cgroup_names(cgrp, cgroup_id);
 	port = role == BERTH_ROLE_LOCAL ? skops->local_port : bpf_ntohl(skops->remote_port);
 
 	cookie = bpf_get_socket_cookie(skops);

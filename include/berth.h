@@ -104,6 +104,17 @@ struct berth_published {
 	__u16 bindings;	      /* how many bindings use the host port */
 };
 
+/*
+ * cgroup_names: the last directory names of a connection's cgroup (leaf
+ * first), remembered by the kernel so that user space can name a cgroup
+ * that was removed before it could look it up in cgroupfs.
+ */
+#define BERTH_CGROUP_LEVELS 4
+#define BERTH_CGROUP_NAME_LEN 96
+struct berth_cgroup_names {
+	char level[BERTH_CGROUP_LEVELS][BERTH_CGROUP_NAME_LEN]; /* "" above the root */
+};
+
 /* The xdp_ports key port of traffic to every port nothing publishes. */
 #define BERTH_UNPUBLISHED_PORT 0
 

@@ -105,20 +105,14 @@ void inventory_free(struct inventory *inv)
 	container_list_free(&inv->containers);
 }
 
-const struct cgroup_entry *inventory_cgroup(struct inventory *inv, uint64_t cgroup_id)
+static const struct cgroup_entry *add_cgroup_entry(struct inventory *inv, uint64_t cgroup_id,
+						   const char *path)
 {
-	struct cgroup_entry *entry = hashmap_get(&inv->by_cgroup, &cgroup_id);
-	const char *path;
-	bool inserted;
+	struct cgroup_entry *entry = hashmap_upsert(&inv->by_cgroup, &cgroup_id, NULL);
 
-	if (entry)
-		return entry;
-	path = cgroup_paths_lookup(&inv->cgroups, cgroup_id, CGROUP_WALK_INTERVAL_MS);
-	if (!path)
-		return NULL;
-	entry = hashmap_upsert(&inv->by_cgroup, &cgroup_id, &inserted);
 	if (!entry)
 		return NULL;
+	free(entry->path);
 	entry->path = strdup(path);
 	if (!entry->path) {
 		hashmap_remove(&inv->by_cgroup, &cgroup_id);
@@ -126,6 +120,25 @@ const struct cgroup_entry *inventory_cgroup(struct inventory *inv, uint64_t cgro
 	}
 	entry->is_container = cgroup_path_container(path, &entry->from_path);
 	return entry;
+}
+
+const struct cgroup_entry *inventory_cgroup(struct inventory *inv, uint64_t cgroup_id)
+{
+	struct cgroup_entry *entry = hashmap_get(&inv->by_cgroup, &cgroup_id);
+	const char *path;
+
+	if (entry)
+		return entry;
+	path = cgroup_paths_lookup(&inv->cgroups, cgroup_id, CGROUP_WALK_INTERVAL_MS);
+	if (!path)
+		return NULL;
+	return add_cgroup_entry(inv, cgroup_id, path);
+}
+
+const struct cgroup_entry *inventory_remember_cgroup(struct inventory *inv, uint64_t cgroup_id,
+						     const char *path)
+{
+	return add_cgroup_entry(inv, cgroup_id, path);
 }
 
 const struct container *inventory_container(const struct inventory *inv, const char *id)

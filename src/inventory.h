@@ -112,6 +112,14 @@ void inventory_free(struct inventory *inv);
  */
 const struct cgroup_entry *inventory_cgroup(struct inventory *inv, uint64_t cgroup_id);
 
+/*
+ * Adds the entry of a cgroup that cgroupfs no longer has, from the path
+ * the kernel remembered for it (its last directories). The entry goes at
+ * the next inventory_prune_cgroups(). NULL without memory.
+ */
+const struct cgroup_entry *inventory_remember_cgroup(struct inventory *inv, uint64_t cgroup_id,
+						     const char *path);
+
 /* The runtime's record for a container id, or NULL. */
 const struct container *inventory_container(const struct inventory *inv, const char *id);
 

@@ -107,6 +107,32 @@ static int64_t monotonic_ms(void)
 }
 
 /*
+ * A cgroup gone from cgroupfs before berth could look it up (a container
+ * removed right after its first connections): its path as far as the
+ * kernel remembered it, "/.../<great-grandparent>/<grandparent>/<parent>/<leaf>".
+ */
+static const struct cgroup_entry *cgroup_from_kernel(struct watcher *w, uint64_t cgroup_id)
+{
+	struct berth_cgroup_names names;
+	char path[BERTH_CGROUP_LEVELS * (BERTH_CGROUP_NAME_LEN + 1) + 8] = "";
+	size_t len = 0;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(w->loader.skel->maps.cgroup_names), &cgroup_id, &names))
+		return NULL;
+	/* The topmost level has a name: there may be more above it. */
+	if (names.level[BERTH_CGROUP_LEVELS - 1][0])
+		len += snprintf(path + len, sizeof(path) - len, "/...");
+	for (int i = BERTH_CGROUP_LEVELS - 1; i >= 0; i--) {
+		names.level[i][BERTH_CGROUP_NAME_LEN - 1] = '\0';
+		if (names.level[i][0] && len < sizeof(path))
+			len += snprintf(path + len, sizeof(path) - len, "/%s", names.level[i]);
+	}
+	if (!len)
+		return NULL;
+	return inventory_remember_cgroup(&w->inv, cgroup_id, path);
+}
+
+/*
  * Fills who for a socket of cgroup_id serving port/protocol (role LOCAL) or
  * reaching it (REMOTE). Returns false when the record is not reported:
  * without --all, only containers are.
@@ -116,6 +142,9 @@ static bool attribute(struct watcher *w, uint64_t cgroup_id, uint16_t port, uint
 {
 	const struct cgroup_entry *entry = inventory_cgroup(&w->inv, cgroup_id);
 	const struct container *c;
+
+	if (!entry)
+		entry = cgroup_from_kernel(w, cgroup_id);
 
 	memset(who, 0, sizeof(*who));
 	who->cgroup_id = cgroup_id;
@@ -383,6 +412,7 @@ static void cgroup_gone(void *ctx, uint64_t cgroup_id)
 			    sizeof(struct berth_port_key), cgroup_id);
 	stats_forget_cgroup(NULL, bpf_map__fd(w->loader.skel->maps.bound_ports),
 			    sizeof(struct berth_bound_port_key), cgroup_id);
+	bpf_map_delete_elem(bpf_map__fd(w->loader.skel->maps.cgroup_names), &cgroup_id);
 }
 
 /*
@@ -511,7 +541,8 @@ static int run_loop(struct watcher *w)
 			if (fd == w->stats_timer_fd) {
 				ack_timer(fd);
 				ring_buffer__consume(w->rb);
-				release_held(w, false);
+				/* Before forget_the_gone() can drop what they need. */
+				release_held(w, true);
 				report_stats(w);
 				forget_the_gone(w);
 			} else if (fd == w->drain_timer_fd) {

@@ -187,12 +187,18 @@ _inventory_sizes() { # ERR_FILE
 	grep 'debug: inventory:' "$1" | tail -n 1 | sed -E 's/.*inventory: ([0-9]+) containers, ([0-9]+) cgroups, ([0-9]+) port counters.*/\1 \2 \3/'
 }
 
-_port_map_entries() {
-	bpftool map dump name port_traffic -j 2>/dev/null | jq length
+# Entries of berth's maps keyed by cgroup: "port_traffic bound_ports cgroup_names".
+_cgroup_map_entries() {
+	local m counts=""
+	for m in port_traffic bound_ports cgroup_names; do
+		counts+="$m=$(bpftool map dump name "$m" -j 2>/dev/null | jq length) "
+	done
+	echo "${counts% }"
 }
 
-# 200 containers started, connected to and removed one after another (two
-# at a time): afterwards the inventory, berth's port counters and the
+# 200 containers started, connected to and removed at once, one after
+# another (two at a time): every connection is named, even those of
+# containers removed before berth could walk cgroupfs; afterwards the inventory, berth's port counters and the
 # kernel's port map are back to the size they had before.
 test_inventory_churn() {
 	require_root || return $?
@@ -210,11 +216,6 @@ test_inventory_churn() {
 				"$TEST_IMAGE" httpd -f -p 80 -h /www) || return 1
 			ip=$(container_ip "berth-test-churn$1")
 			_get_until_ok "$ip" 80 10 >/dev/null || return 1
-			# A container that lives on a moment after its first
-			# connection: one removed within milliseconds of it can be
-			# gone from cgroupfs before berth may walk it (see the
-			# limitation in docs/events.md).
-			sleep 0.3
 			docker rm -f "berth-test-churn$1" >/dev/null || return 1
 		done
 	}
@@ -225,7 +226,7 @@ test_inventory_churn() {
 	_churn_lane 0 1
 	sleep 5
 	before=$(_inventory_sizes "$err")
-	map_before=$(_port_map_entries)
+	map_before=$(_cgroup_map_entries)
 	[ -n "$before" ] || die "no inventory debug line in $err"
 	local skip_lines
 	skip_lines=$(wc -l <"$out")
@@ -250,9 +251,9 @@ test_inventory_churn() {
 	sleep 5
 	tail -n +"$((skip_lines + 1))" "$BERTH_TEST_TMP/watch.json" >"$out"
 	after=$(_inventory_sizes "$err")
-	map_after=$(_port_map_entries)
-	log "inventory sizes before: $before, after: $after; port map $map_before -> $map_after"
+	map_after=$(_cgroup_map_entries)
+	log "inventory sizes before: $before, after: $after; maps $map_before -> $map_after"
 	assert_eq "$before" "$after" "inventory containers, cgroups, port counters"
-	assert_eq "$map_before" "$map_after" "port_traffic entries"
+	assert_eq "$map_before" "$map_after" "kernel map entries"
 	stop_process "$berth_pid"
 }
