@@ -792,6 +792,19 @@ static void test_inventory_cgroups(void **state)
 	assert_null(hashmap_get(&inv.by_cgroup, &id));
 	assert_int_equal(inventory_cgroup_count(&inv), 1);
 	assert_non_null(inventory_cgroup(&inv, sys_id));
+
+	/* Gone before any walk: named from the path the kernel remembered, then pruned. */
+	e = inventory_remember_cgroup(&inv, 777,
+				      "/.../kubepods.slice/x/cri-containerd-" ID2 ".scope");
+	assert_non_null(e);
+	assert_true(e->is_container);
+	assert_string_equal(e->from_path.id, ID2);
+	assert_string_equal(e->from_path.runtime, "containerd");
+	assert_ptr_equal(inventory_cgroup(&inv, 777), e);
+	n_gone = 0;
+	assert_int_equal(inventory_prune_cgroups(&inv, record_gone, NULL), 1);
+	assert_true(gone_ids[0] == 777);
+	assert_null(hashmap_get(&inv.by_cgroup, &(uint64_t){ 777 }));
 	inventory_free(&inv);
 }
 
