@@ -10,24 +10,52 @@
 #include "cgroup.h"
 
 /*
+ * mountinfo escapes space, tab, newline and backslash in paths as \ooo
+ * (octal): "/run/my\040dir" is "/run/my dir". Decodes in place.
+ */
+static void decode_mountinfo_path(char *path)
+{
+	char *in = path, *out = path;
+
+	while (*in) {
+		if (in[0] == '\\' && in[1] >= '0' && in[1] <= '3' && in[2] >= '0' && in[2] <= '7' &&
+		    in[3] >= '0' && in[3] <= '7') {
+			*out++ = (char)((in[1] - '0') << 6 | (in[2] - '0') << 3 | (in[3] - '0'));
+			in += 4;
+		} else {
+			*out++ = *in++;
+		}
+	}
+	*out = '\0';
+}
+
+/*
  * mountinfo lines: "id parent major:minor root mountpoint options
  * [optional fields] - fstype source superoptions" (proc(5)).
  */
 int cgroup2_find_mount(const char *mountinfo_path, char *out, size_t outlen)
 {
 	char line[4096], found[4096] = "";
+	bool continuation = false;
 	FILE *f = fopen(mountinfo_path, "r");
 
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
 		char mountpoint[4096], *sep;
+		bool complete = strchr(line, '\n') || feof(f);
+		bool skip = continuation;
 
+		/* The rest of a line longer than the buffer is not a line of its own. */
+		continuation = !complete;
+		if (skip || !complete)
+			continue;
 		if (sscanf(line, "%*s %*s %*s %*s %4095s", mountpoint) != 1)
 			continue;
 		sep = strstr(line, " - ");
 		if (!sep || strncmp(sep + 3, "cgroup2 ", 8))
 			continue;
+		decode_mountinfo_path(mountpoint);
 		if (!found[0] || !strcmp(mountpoint, "/sys/fs/cgroup"))
 			snprintf(found, sizeof(found), "%s", mountpoint);
 	}
@@ -86,6 +114,8 @@ static const struct {
 	{ "libpod-payload-", "", "podman" },
 	{ "cri-containerd-", ".scope", "containerd" },
 	{ "crio-", ".scope", "cri-o" },
+	/* CRI-O's cgroupfs manager: /kubepods/<qos>/pod<uid>/crio-<id>. */
+	{ "crio-", "", "cri-o" },
 };
 
 bool cgroup_path_container(const char *path, struct cgroup_container *out)

@@ -37,7 +37,8 @@ struct cgroup_container {
  * Knows the cgroupfs and systemd layouts of Docker (/docker/<id>,
  * docker-<id>.scope), podman (libpod-<id>.scope, /libpod_parent/libpod-<id>,
  * libpod-payload-<id>), containerd (cri-containerd-<id>.scope), CRI-O
- * (crio-<id>.scope) and cgroupfs kubepods (/kubepods/<qos>/pod<uid>/<id>).
+ * (crio-<id>.scope; crio-<id> with its cgroupfs manager) and cgroupfs
+ * kubepods (/kubepods/<qos>/pod<uid>/<id>).
  * The deepest match wins, so a container nested in another is named after
  * itself.
  */

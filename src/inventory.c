@@ -176,18 +176,26 @@ const struct container *inventory_by_host_port(const struct inventory *inv, uint
 					       uint8_t protocol,
 					       const struct port_binding **binding)
 {
+	const struct container *first = NULL;
+
 	for (unsigned int i = 0; i < inv->containers.count; i++) {
 		const struct container *c = &inv->containers.items[i];
 
 		for (unsigned int j = 0; j < c->n_bindings; j++) {
-			if (c->bindings[j].host_port == host_port &&
-			    c->bindings[j].protocol == protocol) {
-				*binding = &c->bindings[j];
-				return c;
+			const struct port_binding *b = &c->bindings[j];
+
+			if (b->host_port != host_port || b->protocol != protocol)
+				continue;
+			/* As container_binding(): the IPv4 one of a dual -p. */
+			if (is_ipv4_literal(b->host_ip) || !first) {
+				*binding = b;
+				first = c;
+				if (is_ipv4_literal(b->host_ip))
+					return c;
 			}
 		}
 	}
-	return NULL;
+	return first;
 }
 
 int inventory_add_container(struct inventory *inv, struct container *c)

@@ -130,7 +130,10 @@ const struct container *inventory_container(const struct inventory *inv, const c
 const struct port_binding *container_binding(const struct container *c, uint16_t container_port,
 					     uint8_t protocol);
 
-/* The container and binding that publish host_port/protocol, or NULL. */
+/*
+ * The container and binding that publish host_port/protocol, the IPv4
+ * binding first, or NULL.
+ */
 const struct container *inventory_by_host_port(const struct inventory *inv, uint16_t host_port,
 					       uint8_t protocol,
 					       const struct port_binding **binding);

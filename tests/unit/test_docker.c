@@ -697,6 +697,29 @@ static void test_inventory(void **state)
 	inventory_free(&inv);
 }
 
+/* The host view names the IPv4 binding of a dual-stack -p, whatever the order. */
+static void test_inventory_by_host_port_prefers_ipv4(void **state)
+{
+	struct tmp *t = *state;
+	const struct port_binding *b = NULL;
+	struct container_list list;
+	struct inventory inv;
+	char err[256];
+
+	assert_int_equal(inventory_init(&inv, t->dir), 0);
+	assert_int_equal(
+		parse("[{\"Id\":\"" ID1 "\",\"Names\":[\"/web\"],\"Ports\":["
+		      "{\"IP\":\"::\",\"PrivatePort\":80,\"PublicPort\":8080,\"Type\":\"tcp\"},"
+		      "{\"IP\":\"0.0.0.0\",\"PrivatePort\":80,\"PublicPort\":8080,"
+		      "\"Type\":\"tcp\"}]}]",
+		      &list, err, sizeof(err)),
+		0);
+	inventory_sync_runtime(&inv, "docker", &list, 0, NULL);
+	assert_non_null(inventory_by_host_port(&inv, 8080, IPPROTO_TCP, &b));
+	expect_binding(b, "0.0.0.0", 8080, 80, IPPROTO_TCP);
+	inventory_free(&inv);
+}
+
 /* An inspect result joins the listing, or replaces its own entry. */
 static void test_inventory_add_container(void **state)
 {
@@ -833,6 +856,7 @@ int main(void)
 		cmocka_unit_test(test_container_binding),
 		TMP_TEST(test_inventory),
 		TMP_TEST(test_inventory_add_container),
+		TMP_TEST(test_inventory_by_host_port_prefers_ipv4),
 		TMP_TEST(test_inventory_cgroups),
 	};
 
