@@ -109,7 +109,8 @@ struct json_line *ecs_events_lost(struct json_line *line, const struct ecs_meta 
  * `berth ps --json`: one array of containers, each with its published
  * ports and counters[i] (all null when counters is NULL). source says where
  * the counters come from ("watch" or "observation"), since_realtime_ns when
- * they begin, observed_s how long the observation was (0: not one).
+ * they begin (0: not known), observed_s how long the observation was (0: not
+ * one).
  */
 struct json_line *json_container_listing(struct json_line *line,
 					 const struct container *const *containers,

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "docker.h"
 #include "log.h"
+#include "ps.h"
 #include "watch.h"
 
 static const char main_usage[] =
@@ -18,6 +19,7 @@ static const char main_usage[] =
 	"\n"
 	"Commands:\n"
 	"  watch      stream connection, listen and per-port counter events as JSON Lines\n"
+	"  ps         list containers, their published ports and traffic counters\n"
 	"  version    print the version\n"
 	"  help       show this help, or `berth help <command>`\n"
 	"\n"
@@ -25,7 +27,8 @@ static const char main_usage[] =
 	"\n"
 	"EXAMPLES:\n"
 	"  sudo berth watch                       # every container, counters every 10 s\n"
-	"  sudo berth watch --iface eth0 | jq .   # plus the host view of published ports\n";
+	"  sudo berth watch --iface eth0 | jq .   # plus the host view of published ports\n"
+	"  sudo berth ps --observe 5              # containers, ports, 5 s of traffic\n";
 
 static const char watch_usage[] =
 	"Usage: berth watch [options]\n"
@@ -67,6 +70,46 @@ static const char watch_usage[] =
 	"\n"
 	"  # only who connects to published ports\n"
 	"  sudo berth watch | jq -c 'select(.event.action == \"connection-accepted\" and .berth.port)'\n";
+
+static const char ps_usage[] =
+	"Usage: berth ps [options]\n"
+	"\n"
+	"Lists the running containers of Docker and podman, sorted by name: id, name,\n"
+	"image, runtime and published ports (host_ip:host_port->container_port/proto).\n"
+	"With counters, also the connections each container accepted and the bytes it\n"
+	"received (IN) and sent (OUT) as a server, summed over its ports. Counters come\n"
+	"from a running `berth watch` (totals since it started), or with --observe from\n"
+	"an observation of S seconds (that window only); without either, none.\n"
+	"\n"
+	"Options:\n"
+	"      --json              one JSON array on stdout instead of the table\n"
+	"      --observe S         attach berth's programs for S seconds (1 to 60) and\n"
+	"                          show that window's counters, even when a watch runs;\n"
+	"                          SIGINT or SIGTERM stops it, detached, listing nothing\n"
+	"      --docker-socket P   Docker Engine API socket (default /var/run/docker.sock)\n"
+	"      --podman-socket P   podman's Docker-compatible API socket (default\n"
+	"                          /run/podman/podman.sock, listed when it exists);\n"
+	"                          --podman-socket none turns podman off\n"
+	"  -v, --verbose           debug output, including libbpf's\n"
+	"  -h, --help              show this help\n"
+	"\n"
+	"Exit status: 0 listed (a runtime that did not answer is a warning), 1 no\n"
+	"runtime answered or the observation failed, 2 usage error.\n"
+	"\n"
+	"EXAMPLES:\n"
+	"  # containers and ports; counters too when a berth watch runs\n"
+	"  sudo berth ps\n"
+	"\n"
+	"  # no watch running: watch every container for 5 s, then list\n"
+	"  sudo berth ps --observe 5\n"
+	"\n"
+	"  # names and host ports of what is published on every interface\n"
+	"  sudo berth ps --json | jq -r '.[] | .name as $n | .ports[] |\n"
+	"      select(.host_ip == \"0.0.0.0\" or .host_ip == \"::\") | \"\\($n) \\(.host_port)\"'\n"
+	"\n"
+	"  # the busiest containers of the last 10 s\n"
+	"  sudo berth ps --observe 10 --json | jq -r 'sort_by(-.counters.connections_opened)\n"
+	"      | .[:5][] | \"\\(.name) \\(.counters.connections_opened)\"'\n";
 
 static int usage_error(const char *command, const char *fmt, const char *arg)
 {
@@ -175,6 +218,61 @@ static int cmd_watch(int argc, char **argv)
 	return watch_run(&opts);
 }
 
+static int cmd_ps(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "observe", required_argument, NULL, 'o' },
+		{ "docker-socket", required_argument, NULL, 'D' },
+		{ "podman-socket", required_argument, NULL, 'P' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ps_options opts = {
+		.docker_socket = DOCKER_DEFAULT_SOCKET,
+		.podman_socket = PODMAN_DEFAULT_SOCKET,
+	};
+	unsigned long value;
+	char err[256];
+	int opt;
+
+	argv[0] = "berth ps"; /* getopt names the program in its errors */
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "vh", long_options, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			opts.json = true;
+			break;
+		case 'o':
+			if (cli_parse_uint("--observe", optarg, 1, PS_OBSERVE_MAX_S, &value, err,
+					   sizeof(err)))
+				return usage_error("ps", "%s", err);
+			opts.observe_s = value;
+			break;
+		case 'D':
+			opts.docker_socket = optarg;
+			break;
+		case 'P':
+			opts.podman_socket = strcmp(optarg, "none") ? optarg : NULL;
+			opts.podman_socket_given = true;
+			break;
+		case 'v':
+			log_verbose = true;
+			break;
+		case 'h':
+			fputs(ps_usage, stdout);
+			return EXIT_OK;
+		default:
+			fprintf(stderr, "Try `berth ps --help`.\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		return usage_error("ps", "unexpected argument '%s'", argv[optind]);
+	return ps_run(&opts);
+}
+
 static int cmd_version(void)
 {
 	printf("berth %s (%s)\n", BERTH_VERSION, BERTH_GIT_REV);
@@ -192,11 +290,15 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(command, "watch"))
 		return cmd_watch(argc - 1, argv + 1);
+	if (!strcmp(command, "ps"))
+		return cmd_ps(argc - 1, argv + 1);
 	if (!strcmp(command, "version") || !strcmp(command, "--version"))
 		return cmd_version();
 	if (!strcmp(command, "help") || !strcmp(command, "--help") || !strcmp(command, "-h")) {
 		if (argc > 2 && !strcmp(argv[2], "watch"))
 			fputs(watch_usage, stdout);
+		else if (argc > 2 && !strcmp(argv[2], "ps"))
+			fputs(ps_usage, stdout);
 		else
 			fputs(main_usage, stdout);
 		return EXIT_OK;
