@@ -455,35 +455,34 @@ static int find_watch_map(const char *cgroup_mount, struct watch_map *found)
 }
 
 /* Counters from a running watch, if one runs; otherwise says how to get some. */
-static int counters_from_watch(struct ps *ps)
+static void counters_from_watch(struct ps *ps)
 {
 	struct watch_map found;
 	int ret;
 
 	if (!ps->have_mount) {
 		log_debug("no cgroup2 mount: no berth watch to read counters from");
-		return 0;
+		return;
 	}
 	ret = find_watch_map(ps->cgroup_mount, &found);
 	if (ret < 0) {
 		log_warn("cannot look for a running berth watch (%s): no counters; they need "
 			 "root (CAP_SYS_ADMIN)",
 			 strerror(-ret));
-		return 0;
+		return;
 	}
 	if (!ret) {
 		log_info("no berth watch is running: counters need `berth ps --observe 5`");
-		return 0;
+		return;
 	}
 	ret = stats_read_ports(&ps->stats, found.fd);
 	close(found.fd);
 	if (ret) {
 		log_warn("cannot read the counters of the running berth watch: %s", strerror(-ret));
-		return 0;
+		return;
 	}
 	ps->source = "watch";
 	ps->since_realtime_ns = found.loaded_realtime_ns;
-	return 0;
 }
 
 /* ---- counters of an observation ---- */
