@@ -123,3 +123,54 @@ install: $(OUTPUT)/berth
 clean:
 	$(call msg,CLEAN)
 	$(Q)rm -rf $(OUTPUT)
+
+# ------------------------------------------------------------------- fuzzing
+# libFuzzer targets, one per parser of outside input (fuzz/*.c, seeds in
+# fuzz/corpus/<target>/; see docs/fuzzing.md). The library is compiled again
+# into build/fuzz-obj with the sanitizers and libFuzzer's coverage hooks
+# (fuzzer-no-link: libFuzzer's main comes in only with each target).
+FUZZ_TARGETS := $(patsubst fuzz/%.c,$(OUTPUT)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_OBJS := $(patsubst src/%.c,$(OUTPUT)/fuzz-obj/%.o,$(LIB_SRCS))
+FUZZ_CFLAGS := $(filter-out -O2,$(ALL_CFLAGS)) -O1 -fno-omit-frame-pointer \
+	-fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_PROBE := int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }
+.PHONY: fuzz fuzz-if-available fuzz-long format-fuzz check-format-fuzz
+
+$(OUTPUT)/fuzz-obj $(OUTPUT)/fuzz:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/fuzz-obj/%.o: src/%.c $(wildcard src/*.h) include/berth.h $(SKELS) | $(OUTPUT)/fuzz-obj
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(OUTPUT)/libberth-fuzz.a: $(FUZZ_OBJS)
+	$(call msg,AR,$@)
+	$(Q)$(AR) rcs $@ $^
+
+$(OUTPUT)/fuzz/%: fuzz/%.c $(OUTPUT)/libberth-fuzz.a | $(OUTPUT)/fuzz
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(OUTPUT)/libberth-fuzz.a $(LDLIBS) -o $@
+
+fuzz: $(FUZZ_TARGETS)
+
+# `make test` builds the targets when clang can link libFuzzer; when it
+# cannot, tests/run skips them (scripts/install-deps installs the runtime).
+fuzz-if-available: all
+	$(Q)probe=$$(mktemp); \
+	if echo '$(FUZZ_PROBE)' | $(CLANG) -x c -fsanitize=fuzzer - -o "$$probe" 2>/dev/null; then \
+		rm -f "$$probe"; $(MAKE) --no-print-directory fuzz; \
+	else \
+		rm -f "$$probe"; echo "  SKIP     fuzz targets: $(CLANG) cannot link -fsanitize=fuzzer (scripts/install-deps installs libclang-rt-14-dev)"; \
+	fi
+test: fuzz-if-available
+
+# Longer runs, FUZZ_SECONDS per target (default 300), corpora kept in build/.
+fuzz-long: fuzz
+	$(Q)scripts/fuzz all $(or $(FUZZ_SECONDS),300)
+
+format: format-fuzz
+check-format: check-format-fuzz
+format-fuzz:
+	$(Q)clang-format -i fuzz/*.c
+check-format-fuzz:
+	$(Q)clang-format --dry-run --Werror fuzz/*.c

@@ -141,19 +141,15 @@ static void test_kubepods_not_containers(void **state)
 /*
  * CRI-O with the cgroupfs manager names the container's cgroup "crio-<id>"
  * with no ".scope" (internal/config/cgmgr/cgroupfs_linux.go,
- * ContainerCgroupPath). cgroup.c does not know that layout yet: until it
- * does this case is skipped and says why, so the gap shows in every run.
+ * ContainerCgroupPath), and conmon's "crio-conmon-<id>" beside it.
  */
 static void test_kubepods_crio_cgroupfs(void **state)
 {
-	static const char path[] = "/kubepods/burstable/" POD_UID "/crio-" ID1;
-	struct cgroup_container c;
-
 	(void)state;
-	memset(&c, 0, sizeof(c));
-	assert_true(cgroup_path_container(path, &c));
-	expect_container(path, "cri-o", ID1);
+	expect_container("/kubepods/burstable/" POD_UID "/crio-" ID1, "cri-o", ID1);
 	expect_container("/kubepods/" POD_UID "/crio-" ID2, "cri-o", ID2);
+	expect_container("/kubepods/besteffort/" POD_UID "/crio-" ID1 "/container", "cri-o", ID1);
+	expect_none("/kubepods/burstable/" POD_UID "/crio-conmon-" ID1);
 }
 
 static void test_not_containers(void **state)
