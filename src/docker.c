@@ -165,11 +165,14 @@ static int parse_ports(json_t *ports, struct container *c, char *err, size_t err
 int docker_parse_containers(const char *body, size_t len, struct container_list *out, char *err,
 			    size_t errlen)
 {
+	char problem[256] = "", reason[256];
+	size_t i, skipped = 0;
 	json_t *root, *item;
-	size_t i;
 	int ret = -1;
 
 	memset(out, 0, sizeof(*out));
+	if (errlen)
+		err[0] = '\0';
 	root = load_body(body, len, err, errlen);
 	if (!root)
 		return -1;
@@ -177,6 +180,10 @@ int docker_parse_containers(const char *body, size_t len, struct container_list 
 		snprintf(err, errlen, "expected an array of containers");
 		goto out;
 	}
+	/*
+	 * One odd entry must not hide every other container: it is left out
+	 * and said in err, and the listing stands.
+	 */
 	json_array_foreach(root, i, item) {
 		const char *id = json_string_value(json_object_get(item, "Id"));
 		json_t *names = json_object_get(item, "Names");
@@ -184,8 +191,10 @@ int docker_parse_containers(const char *body, size_t len, struct container_list 
 		struct container *c;
 
 		if (!json_is_object(item) || !is_container_id(id)) {
-			snprintf(err, errlen, "containers[%zu]: no 64-character Id", i);
-			goto out;
+			if (!skipped++)
+				snprintf(problem, sizeof(problem),
+					 "containers[%zu]: no 64-character Id", i);
+			continue;
 		}
 		c = container_list_add(out);
 		if (!c) {
@@ -200,10 +209,17 @@ int docker_parse_containers(const char *body, size_t len, struct container_list 
 		copy_string(c->network_mode, sizeof(c->network_mode),
 			    json_string_value(json_object_get(json_object_get(item, "HostConfig"),
 							      "NetworkMode")));
-		if (parse_labels(json_object_get(item, "Labels"), c, err, errlen) ||
-		    parse_ports(json_object_get(item, "Ports"), c, err, errlen, i))
-			goto out;
+		if (parse_labels(json_object_get(item, "Labels"), c, reason, sizeof(reason)) ||
+		    parse_ports(json_object_get(item, "Ports"), c, reason, sizeof(reason), i)) {
+			if (!skipped++)
+				snprintf(problem, sizeof(problem), "%s", reason);
+			container_clear(c);
+			out->count--;
+		}
 	}
+	if (skipped)
+		snprintf(err, errlen, "left out %zu of %zu containers, the first because %s",
+			 skipped, json_array_size(root), problem);
 	ret = 0;
 out:
 	json_decref(root);

@@ -22,7 +22,9 @@ int docker_list_containers(const char *socket_path, struct container_list *out, 
 
 /*
  * Parses a /containers/json body (pure; unit-tested and fuzzed). Returns 0,
- * or -1 with the reason and position in err.
+ * or -1 with the reason and position in err. Entries that are not valid
+ * containers are left out: then 0 is returned with err saying how many and
+ * why (err is "" otherwise).
  */
 int docker_parse_containers(const char *body, size_t len, struct container_list *out, char *err,
 			    size_t errlen);

@@ -290,6 +290,8 @@ static void list_runtime(struct ps *ps, struct ps_runtime *rt)
 		return;
 	}
 	rt->answered = true;
+	if (err[0])
+		log_warn("%s API listing: %s", rt->label, err);
 	for (unsigned int i = 0; i < list.count; i++) {
 		list.items[i].runtime = rt->name;
 		if (!add_row(ps, &list.items[i]))

@@ -278,6 +278,8 @@ static void connect_client(struct runtimes *rts, struct runtime_client *rt, int6
 		schedule_retry(rt, now_ms);
 		return;
 	}
+	if (err[0])
+		log_warn("%s API listing: %s", rt->name, err);
 	for (unsigned int i = 0; i < list.count; i++)
 		list.items[i].runtime = rt->name;
 	/* The first listing is the starting point, not a change to announce. */

@@ -305,6 +305,10 @@ require_root() {
 start_berth() {
 	local __var=$1 out=$2 err=$3
 	shift 3
+	# Emptied here, not only by the child's redirection: a file reused from
+	# an earlier berth still holds its "ready" line until the child runs.
+	: >"$out"
+	: >"$err"
 	"$BERTH_BIN" "$@" >"$out" 2>"$err" 9>&- &
 	local pid=$!
 	register_cleanup _kill_pid "$pid"

@@ -249,26 +249,66 @@ static void test_parse_wrong_shape(void **state)
 	/* jansson itself refuses a scalar at the top. */
 	expect_error_prefix("\"x\"", "invalid JSON at line 1 column ", NULL);
 	expect_error_prefix("null", "invalid JSON at line 1 column ", NULL);
+}
 
-	expect_error("[{}]", "containers[0]: no 64-character Id");
-	expect_error("[1]", "containers[0]: no 64-character Id");
-	expect_error("[{\"Id\":7}]", "containers[0]: no 64-character Id");
-	expect_error("[{\"Id\":\"" ID1 "\"},{\"Id\":\"abc\"}]",
-		     "containers[1]: no 64-character Id");
-	expect_error("[{\"Id\":\"" ID1 "0\"}]", "containers[0]: no 64-character Id");
+/*
+ * One odd entry is left out, with the reason, and the listing stands: a
+ * broken container must not hide every other one.
+ */
+static void expect_left_out(const char *body, unsigned int kept, const char *want)
+{
+	struct container_list list;
+	char err[256] = "";
 
-	expect_error("[{\"Id\":\"" ID1 "\",\"Ports\":{}}]", "containers[0].Ports: not an array");
-	expect_error("[{\"Id\":\"" ID1 "\"},{\"Id\":\"" ID2 "\",\"Ports\":\"80/tcp\"}]",
-		     "containers[1].Ports: not an array");
-	expect_error("[{\"Id\":\"" ID1 "\",\"Ports\":[{\"PrivatePort\":80,\"PublicPort\":8080},"
-		     "{\"PrivatePort\":\"80\",\"PublicPort\":8080}]}]",
-		     "containers[0].Ports[1]: no integer PrivatePort");
-	expect_error("[{\"Id\":\"" ID1 "\",\"Ports\":[{\"PublicPort\":8080}]}]",
-		     "containers[0].Ports[0]: no integer PrivatePort");
-	expect_error("[{\"Id\":\"" ID1 "\",\"Ports\":[80]}]",
-		     "containers[0].Ports[0]: no integer PrivatePort");
-	expect_error("[{\"Id\":\"" ID1 "\",\"Ports\":[{\"PrivatePort\":80.5,\"PublicPort\":80}]}]",
-		     "containers[0].Ports[0]: no integer PrivatePort");
+	if (parse(body, &list, err, sizeof(err)) != 0)
+		fail_msg("refused: %s (%s)", body, err);
+	assert_int_equal(list.count, kept);
+	if (strcmp(err, want))
+		fail_msg("for %s\n got: %s\nwant: %s", body, err, want);
+	for (unsigned int i = 0; i < list.count; i++)
+		assert_int_equal(strlen(list.items[i].id), 64);
+	container_list_free(&list);
+}
+
+static void test_parse_bad_entries_left_out(void **state)
+{
+	(void)state;
+	expect_left_out("[{}]", 0,
+			"left out 1 of 1 containers, the first because containers[0]: no "
+			"64-character Id");
+	expect_left_out("[1]", 0,
+			"left out 1 of 1 containers, the first because containers[0]: no "
+			"64-character Id");
+	expect_left_out("[{\"Id\":7}]", 0,
+			"left out 1 of 1 containers, the first because containers[0]: no "
+			"64-character Id");
+	expect_left_out("[{\"Id\":\"" ID1 "\"},{\"Id\":\"abc\"}]", 1,
+			"left out 1 of 2 containers, the first because containers[1]: no "
+			"64-character Id");
+	expect_left_out("[{\"Id\":\"" ID1 "0\"}]", 0,
+			"left out 1 of 1 containers, the first because containers[0]: no "
+			"64-character Id");
+	expect_left_out("[{\"Id\":\"" ID1 "\",\"Ports\":{}}]", 0,
+			"left out 1 of 1 containers, the first because containers[0].Ports: not "
+			"an array");
+	expect_left_out("[{\"Id\":\"" ID1 "\"},{\"Id\":\"" ID2 "\",\"Ports\":\"80/tcp\"}]", 1,
+			"left out 1 of 2 containers, the first because containers[1].Ports: not "
+			"an array");
+	expect_left_out("[{\"Id\":\"" ID1 "\",\"Ports\":[{\"PrivatePort\":80,\"PublicPort\":8080},"
+			"{\"PrivatePort\":\"80\",\"PublicPort\":8080}]},{\"Id\":\"" ID2 "\"}]",
+			1,
+			"left out 1 of 2 containers, the first because containers[0].Ports[1]: no "
+			"integer PrivatePort");
+	expect_left_out("[{\"Id\":\"" ID1 "\",\"Ports\":[{\"PublicPort\":8080}]},{}]", 0,
+			"left out 2 of 2 containers, the first because containers[0].Ports[0]: no "
+			"integer PrivatePort");
+	expect_left_out("[{\"Id\":\"" ID1 "\",\"Ports\":[80]}]", 0,
+			"left out 1 of 1 containers, the first because containers[0].Ports[0]: no "
+			"integer PrivatePort");
+	expect_left_out(
+		"[{\"Id\":\"" ID1 "\",\"Ports\":[{\"PrivatePort\":80.5,\"PublicPort\":80}]}]", 0,
+		"left out 1 of 1 containers, the first because containers[0].Ports[0]: no integer "
+		"PrivatePort");
 }
 
 static void test_parse_port_range(void **state)
@@ -290,7 +330,9 @@ static void test_parse_port_range(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(body, sizeof(body), "[{\"Id\":\"%s\",\"Ports\":[%s]}]", ID1, bad[i]);
-		expect_error(body, "containers[0].Ports[0]: port out of range");
+		expect_left_out(body, 0,
+				"left out 1 of 1 containers, the first because "
+				"containers[0].Ports[0]: port out of range");
 	}
 	/* The bounds themselves are fine. */
 	snprintf(body, sizeof(body),
@@ -843,6 +885,7 @@ int main(void)
 		cmocka_unit_test(test_parse_length_bounded),
 		cmocka_unit_test(test_parse_invalid_json),
 		cmocka_unit_test(test_parse_wrong_shape),
+		cmocka_unit_test(test_parse_bad_entries_left_out),
 		cmocka_unit_test(test_parse_port_range),
 		cmocka_unit_test(test_parse_short_err_buffer),
 		cmocka_unit_test(test_parse_hostile),
