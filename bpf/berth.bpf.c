@@ -104,6 +104,23 @@ struct {
 } published_ports SEC(".maps");
 
 /*
+ * Cgroups user space found are not containers, when it reports containers
+ * only (no --all): their sockets then cost a lookup here and nothing else
+ * (no connection state, no events, no counters nobody reads).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u8);
+} ignored_cgroups SEC(".maps");
+
+static __always_inline bool cgroup_ignored(__u64 cgroup_id)
+{
+	return bpf_map_lookup_elem(&ignored_cgroups, &cgroup_id) != NULL;
+}
+
+/*
  * Set by user space (berth watch --all): every destination port gets its
  * own xdp_ports entry. Otherwise a scan of unpublished ports is one entry,
  * and cannot push the published ones out of the LRU.
@@ -343,6 +360,8 @@ static __always_inline void conn_established(struct bpf_sock_ops *skops, __u8 ro
 	if (!sk)
 		return;
 	cgroup_id = socket_cgroup_id(sk, &cgrp);
+	if (cgroup_ignored(cgroup_id))
+		return;
 	remember_cgroup_names(cgrp, cgroup_id);
 	port = role == BERTH_ROLE_LOCAL ? skops->local_port : bpf_ntohl(skops->remote_port);
 
@@ -564,6 +583,9 @@ static __always_inline int count_skb(struct __sk_buff *skb, bool ingress)
 	__u64 cgroup_id, cookie, payload, segs;
 	__u8 role;
 
+	cgroup_id = bpf_skb_cgroup_id(skb);
+	if (cgroup_ignored(cgroup_id))
+		return CGROUP_SKB_ALLOW;
 	nh.pos = (void *)(long)skb->data;
 	if (parse_ip_l4(&nh, data_end, skb->protocol, &pkt) < 0)
 		return CGROUP_SKB_ALLOW;
@@ -576,7 +598,6 @@ static __always_inline int count_skb(struct __sk_buff *skb, bool ingress)
 
 	local_port = ingress ? pkt.dport : pkt.sport;
 	remote_port = ingress ? pkt.sport : pkt.dport;
-	cgroup_id = bpf_skb_cgroup_id(skb);
 	cookie = bpf_get_socket_cookie(skb);
 	/*
 	 * Looked up once per packet: it decides the role and holds the byte
@@ -658,6 +679,8 @@ static __always_inline int record_bind(struct bpf_sock *sk, __u8 family)
 	__u8 one = 1;
 
 	if (sk->protocol != IPPROTO_TCP && sk->protocol != IPPROTO_UDP)
+		return CGROUP_SOCK_ALLOW;
+	if (cgroup_ignored(cgroup_id))
 		return CGROUP_SOCK_ALLOW;
 
 	bound.cgroup_id = cgroup_id;

@@ -80,17 +80,19 @@ static bool reserve(struct json_line *line, size_t n)
 	return true;
 }
 
-static void put(struct json_line *line, const char *bytes, size_t n)
+static inline void put(struct json_line *line, const char *bytes, size_t n)
 {
-	if (!reserve(line, n))
+	if (line->len + n > line->cap && !reserve(line, n))
 		return;
 	memcpy(line->buf + line->len, bytes, n);
 	line->len += n;
 }
 
-static void put_char(struct json_line *line, char c)
+static inline void put_char(struct json_line *line, char c)
 {
-	put(line, &c, 1);
+	if (line->len + 1 > line->cap && !reserve(line, 1))
+		return;
+	line->buf[line->len++] = c;
 }
 
 static void put_unicode_escape(struct json_line *line, unsigned int unit)
@@ -201,6 +203,15 @@ static void put_string(struct json_line *line, const char *text)
 	put_char(line, '"');
 }
 
+/* Printable ASCII without quote or backslash: written as it is. */
+static bool key_is_plain(const char *key)
+{
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+		if (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\')
+			return false;
+	return true;
+}
+
 /* The comma before a member or element, and "key": when there is a key. */
 static void put_key(struct json_line *line, const char *key)
 {
@@ -210,8 +221,17 @@ static void put_key(struct json_line *line, const char *key)
 		put_char(line, ',');
 	line->has_member |= bit;
 	if (key) {
-		put_string(line, key);
-		put_char(line, ':');
+		/* Keys are berth's own, or label keys: only those may need escaping. */
+		if (key_is_plain(key)) {
+			size_t n = strlen(key);
+
+			put_char(line, '"');
+			put(line, key, n);
+			put(line, "\":", 2);
+		} else {
+			put_string(line, key);
+			put_char(line, ':');
+		}
 	}
 }
 

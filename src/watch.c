@@ -107,6 +107,21 @@ static int64_t monotonic_ms(void)
 }
 
 /*
+ * Not a container, and only containers are reported: the kernel stops
+ * tracking the cgroup's sockets (until the cgroup is gone, see cgroup_gone).
+ */
+static void ignore_in_kernel(struct watcher *w, uint64_t cgroup_id)
+{
+	uint8_t one = 1;
+
+	if (bpf_map_update_elem(bpf_map__fd(w->loader.skel->maps.ignored_cgroups), &cgroup_id, &one,
+				BPF_NOEXIST) &&
+	    errno != EEXIST)
+		log_debug("cannot ignore cgroup %llu in the kernel: %s",
+			  (unsigned long long)cgroup_id, strerror(errno));
+}
+
+/*
  * A cgroup gone from cgroupfs before berth could look it up (a container
  * removed right after its first connections): its path as far as the
  * kernel remembered it, "/.../<great-grandparent>/<grandparent>/<parent>/<leaf>".
@@ -151,8 +166,11 @@ static bool attribute(struct watcher *w, uint64_t cgroup_id, uint16_t port, uint
 	if (!entry)
 		return w->opts->all;
 	who->cgroup_path = entry->path;
-	if (!entry->is_container)
+	if (!entry->is_container) {
+		if (!w->opts->all)
+			ignore_in_kernel(w, cgroup_id);
 		return w->opts->all;
+	}
 
 	who->container_id = entry->from_path.id;
 	who->runtime = entry->from_path.runtime;
@@ -413,6 +431,7 @@ static void cgroup_gone(void *ctx, uint64_t cgroup_id)
 	stats_forget_cgroup(NULL, bpf_map__fd(w->loader.skel->maps.bound_ports),
 			    sizeof(struct berth_bound_port_key), cgroup_id);
 	bpf_map_delete_elem(bpf_map__fd(w->loader.skel->maps.cgroup_names), &cgroup_id);
+	bpf_map_delete_elem(bpf_map__fd(w->loader.skel->maps.ignored_cgroups), &cgroup_id);
 }
 
 /*

@@ -1461,6 +1461,29 @@ static void test_skb_ingress_ipv4_tcp(void **state)
 	assert_health_zero_except(skel, BERTH_CNT__MAX);
 }
 
+/* A cgroup user space ignores (not a container, no --all) is not counted. */
+static void test_skb_ignored_cgroup(void **state)
+{
+	struct berth_bpf *skel = skel_of(state);
+	__u64 id = self_cgroup_id;
+	__u8 one = 1;
+	struct pkt p;
+
+	assert_int_equal(
+		bpf_map_update_elem(bpf_map__fd(skel->maps.ignored_cgroups), &id, &one, BPF_ANY),
+		0);
+	build_skb_v4_tcp(&p, 40000, 8080, TCP_PSH | TCP_ACK, 100);
+	assert_int_equal(run_skb(skel->progs.count_ingress, &p), CGROUP_SKB_ALLOW);
+	assert_int_equal(run_skb(skel->progs.count_egress, &p), CGROUP_SKB_ALLOW);
+	assert_int_equal(map_entries(skel->maps.port_traffic), 0);
+	assert_health_zero_except(skel, BERTH_CNT__MAX);
+
+	/* Forgotten again (the cgroup went away): counted. */
+	assert_int_equal(bpf_map_delete_elem(bpf_map__fd(skel->maps.ignored_cgroups), &id), 0);
+	assert_int_equal(run_skb(skel->progs.count_ingress, &p), CGROUP_SKB_ALLOW);
+	assert_int_equal(map_entries(skel->maps.port_traffic), 1);
+}
+
 static void test_skb_ingress_heuristic_remote(void **state)
 {
 	struct berth_bpf *skel = skel_of(state);
@@ -1827,6 +1850,7 @@ int main(void)
 		T(test_xdp_same_source_updates),
 		T(test_skb_bound_port_key_size),
 		T(test_skb_ingress_ipv4_tcp),
+		T(test_skb_ignored_cgroup),
 		T(test_skb_ingress_heuristic_remote),
 		T(test_skb_ingress_equal_ports_local),
 		T(test_skb_bound_port_local),
