@@ -28,6 +28,7 @@
 #include "json.h"
 #include "loader.h"
 #include "log.h"
+#include "clock.h"
 #include "ps.h"
 #include "stats.h"
 
@@ -70,14 +71,6 @@ struct ps {
 	const char *source; /* "watch", "observation" or NULL */
 	uint64_t since_realtime_ns;
 };
-
-static uint64_t clock_ns(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 /* ---- ports and bytes as the table shows them ---- */
 

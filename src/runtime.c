@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "docker.h"
 #include "log.h"
 #include "oci.h"
@@ -111,14 +112,6 @@ static size_t on_stream_data(char *data, size_t size, size_t n, void *ctx)
 }
 
 /* ---- container life from the events ---- */
-
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Inspects id and puts it in the inventory; the container, or NULL. */
 static const struct container *learn_container(struct runtimes *rts, struct runtime_client *rt,

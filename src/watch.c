@@ -20,6 +20,7 @@
 
 #include "berth.skel.h"
 #include "cgroup.h"
+#include "clock.h"
 #include "docker.h"
 #include "runtime.h"
 #include "inventory.h"
@@ -69,14 +70,6 @@ struct watcher {
 	bool output_failed;
 };
 
-static int64_t clock_ns(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void sync_clocks(struct watcher *w)
 {
 	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC; records carry wall time. */
@@ -99,11 +92,6 @@ static void emit(struct watcher *w, struct json_line *rec)
 		w->output_failed = true;
 		log_error("cannot write events to stdout: %s", strerror(errno));
 	}
-}
-
-static int64_t monotonic_ms(void)
-{
-	return clock_ns(CLOCK_MONOTONIC) / 1000000;
 }
 
 /*

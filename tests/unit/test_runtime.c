@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "clock.h"
 #include "docker.h"
 #include "runtime.h"
 #include "tmpdir.h"
@@ -328,28 +329,20 @@ static void on_reconnected(void *ctx, const struct runtime_client *rt, int64_t d
 	o->down_ms = down_ms;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The watcher's loop, in small: epoll, curl's fds and timer, ticks; until done() or timeout. */
 static void run_loop(struct runtimes *rts, int epoll_fd, int timeout_ms,
 		     bool (*done)(const struct observed *, const struct runtimes *),
 		     const struct observed *o)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = monotonic_ms() + timeout_ms;
 
-	while (now_ms() < deadline && !done(o, rts)) {
+	while (monotonic_ms() < deadline && !done(o, rts)) {
 		struct epoll_event events[8];
 		int n = epoll_wait(epoll_fd, events, 8, 50);
 
 		for (int i = 0; i < n; i++)
 			runtimes_handle_fd(rts, events[i].data.fd, events[i].events);
-		runtimes_tick(rts, now_ms());
+		runtimes_tick(rts, monotonic_ms());
 	}
 }
 
@@ -392,6 +385,15 @@ static void setup_runtimes(struct runtimes *rts, struct inventory *inv, int *epo
 	runtimes_add(rts, "docker", socket_path, false);
 }
 
+static void teardown_runtimes(struct fake_api *api, struct runtimes *rts, struct inventory *inv,
+			      int epoll_fd)
+{
+	fake_api_stop(api);
+	runtimes_free(rts);
+	inventory_free(inv);
+	close(epoll_fd);
+}
+
 /*
  * Listing, then a start event split across chunks, then the stream ends:
  * berth names the new container, marks the runtime down, reconnects after
@@ -409,7 +411,7 @@ static void test_stream_lost_and_resynced(void **state)
 
 	fake_api_start(&api, t->dir, LIST_ONE, EVENTS_START_THEN_CLOSE);
 	setup_runtimes(&rts, &inv, &epoll_fd, &o, t->dir, api.socket_path);
-	runtimes_connect(&rts, now_ms());
+	runtimes_connect(&rts, monotonic_ms());
 	assert_true(rts.clients[0].up);
 	assert_non_null(inventory_container(&inv, ID1));
 	/* The first listing is the starting point: nothing announced. */
@@ -434,10 +436,7 @@ static void test_stream_lost_and_resynced(void **state)
 	assert_int_equal(o.stopped, 0);
 	assert_int_equal(o.started, 1);
 
-	fake_api_stop(&api);
-	runtimes_free(&rts);
-	inventory_free(&inv);
-	close(epoll_fd);
+	teardown_runtimes(&api, &rts, &inv, epoll_fd);
 }
 
 /* A line that never ends is not buffered without bound: the stream is reset. */
@@ -452,7 +451,7 @@ static void test_stream_line_too_long(void **state)
 
 	fake_api_start(&api, t->dir, LIST_ONE, EVENTS_LONG_LINE);
 	setup_runtimes(&rts, &inv, &epoll_fd, &o, t->dir, api.socket_path);
-	runtimes_connect(&rts, now_ms());
+	runtimes_connect(&rts, monotonic_ms());
 	assert_true(rts.clients[0].up);
 	run_loop(&rts, epoll_fd, 5000, is_down, &o);
 	assert_false(rts.clients[0].up);
@@ -460,10 +459,7 @@ static void test_stream_line_too_long(void **state)
 	/* What berth knew stays. */
 	assert_non_null(inventory_container(&inv, ID1));
 
-	fake_api_stop(&api);
-	runtimes_free(&rts);
-	inventory_free(&inv);
-	close(epoll_fd);
+	teardown_runtimes(&api, &rts, &inv, epoll_fd);
 }
 
 /* No daemon at start: berth goes on, and connects once one appears. */
@@ -479,7 +475,7 @@ static void test_daemon_appears_later(void **state)
 
 	snprintf(path, sizeof(path), "%s/api.sock", t->dir);
 	setup_runtimes(&rts, &inv, &epoll_fd, &o, t->dir, path);
-	runtimes_connect(&rts, now_ms());
+	runtimes_connect(&rts, monotonic_ms());
 	assert_false(rts.clients[0].up);
 	assert_true(rts.clients[0].warned);
 
@@ -490,10 +486,7 @@ static void test_daemon_appears_later(void **state)
 	/* Never up before: not a reconnection. */
 	assert_int_equal(o.reconnected, 0);
 
-	fake_api_stop(&api);
-	runtimes_free(&rts);
-	inventory_free(&inv);
-	close(epoll_fd);
+	teardown_runtimes(&api, &rts, &inv, epoll_fd);
 }
 
 #define TMP_TEST(fn) cmocka_unit_test_setup_teardown(fn, tmp_setup, tmp_teardown)
