@@ -699,6 +699,30 @@ struct json_line *ecs_runtime_reconnected(struct json_line *line, const struct e
 	return line;
 }
 
+struct json_line *ecs_config_reload(struct json_line *line, const struct ecs_meta *meta,
+				    uint64_t realtime_ns, const char *path, bool ok,
+				    unsigned int rules, const char *error)
+{
+	static const char *const categories[] = { "configuration", NULL };
+	static const char *const types[] = { "change", NULL };
+
+	begin_record(line, realtime_ns, "event", categories, types, "config-reload");
+	add_string(line, "outcome", ok ? "success" : "failure");
+	end_event(line, meta);
+	if (error) {
+		begin_object(line, "error");
+		add_string(line, "message", error);
+		end_object(line);
+	}
+	begin_berth(line, meta, NULL);
+	begin_object(line, "config");
+	add_string(line, "path", path);
+	add_uint(line, "rules", rules);
+	end_object(line);
+	end_record(line);
+	return line;
+}
+
 struct json_line *ecs_events_lost(struct json_line *line, const struct ecs_meta *meta,
 				  uint64_t realtime_ns, const char *cause, uint64_t count,
 				  uint64_t total)

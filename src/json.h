@@ -100,6 +100,13 @@ struct json_line *ecs_runtime_reconnected(struct json_line *line, const struct e
 					  uint64_t realtime_ns, const char *runtime,
 					  const char *socket_path, uint64_t down_ms,
 					  unsigned int changes);
+/*
+ * config-reload: the policy file was read again on SIGHUP; ok false with
+ * the error when it was refused and the running policy stays.
+ */
+struct json_line *ecs_config_reload(struct json_line *line, const struct ecs_meta *meta,
+				    uint64_t realtime_ns, const char *path, bool ok,
+				    unsigned int rules, const char *error);
 /* An events-lost record: count lost in the interval, total since start. */
 struct json_line *ecs_events_lost(struct json_line *line, const struct ecs_meta *meta,
 				  uint64_t realtime_ns, const char *cause, uint64_t count,

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "docker.h"
 #include "log.h"
+#include "policy.h"
 #include "ps.h"
 #include "watch.h"
 
@@ -50,6 +51,11 @@ static const char watch_usage[] =
 	"      --podman-socket P   podman's Docker-compatible API socket (default\n"
 	"                          /run/podman/podman.sock, followed when it exists);\n"
 	"                          --podman-socket none turns podman off\n"
+	"  -c, --config FILE       the YAML policy: rules per published port (who may\n"
+	"                          connect, how fast), detector thresholds, profile,\n"
+	"                          interfaces (docs/policy.md); SIGHUP reloads it\n"
+	"      --check-config      validate --config FILE and exit (0 ok, 2 with\n"
+	"                          file:line:column of the first error)\n"
 	"      --oci-root DIR      where the host's /run and /var/lib are, for the\n"
 	"                          config.json of containerd and CRI-O containers\n"
 	"                          (default /; in a sidecar, where / of the host is)\n"
@@ -67,6 +73,10 @@ static const char watch_usage[] =
 	"\n"
 	"  # plus the host view on eth0, counters every 5 s, pretty-printed\n"
 	"  sudo berth watch --iface eth0 --interval 5 | jq .\n"
+	"\n"
+	"  # with a policy, checked first\n"
+	"  berth watch --config /etc/berth/berth.yaml --check-config &&\n"
+	"    sudo berth watch --config /etc/berth/berth.yaml\n"
 	"\n"
 	"  # only who connects to published ports\n"
 	"  sudo berth watch | jq -c 'select(.event.action == \"connection-accepted\" and .berth.port)'\n";
@@ -128,6 +138,8 @@ static int cmd_watch(int argc, char **argv)
 		{ "docker-socket", required_argument, NULL, 'D' },
 		{ "podman-socket", required_argument, NULL, 'P' },
 		{ "oci-root", required_argument, NULL, 'O' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 'C' },
 		{ "all", no_argument, NULL, 'a' },
 		{ "ringbuf-size", required_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -142,12 +154,14 @@ static int cmd_watch(int argc, char **argv)
 	};
 	unsigned long long size;
 	unsigned long value;
+	bool check_config = false;
+	struct policy policy;
 	char err[256];
 	int opt;
 
 	argv[0] = "berth watch"; /* getopt names the program in its errors */
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "i:n:avh", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "i:n:c:avh", long_options, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
 			if (opts.n_ifaces == MAX_IFACES)
@@ -183,6 +197,12 @@ static int cmd_watch(int argc, char **argv)
 		case 'O':
 			opts.oci_root = optarg;
 			break;
+		case 'c':
+			opts.config_path = optarg;
+			break;
+		case 'C':
+			check_config = true;
+			break;
 		case 'a':
 			opts.all = true;
 			break;
@@ -209,13 +229,28 @@ static int cmd_watch(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("watch", "unexpected argument '%s'", argv[optind]);
+	if (check_config && !opts.config_path)
+		return usage_error("watch", "--check-config needs --config FILE%s", "");
+	/* A bad policy is a configuration error: exit 2, before loading anything. */
+	if (watch_load_policy(&opts, &policy))
+		return EXIT_USAGE;
+	if (check_config) {
+		printf("%s: ok: %s profile, %u rules, %u interfaces\n", opts.config_path,
+		       policy.profile == PROFILE_DEVELOPMENT ? "development" : "production",
+		       policy.n_rules, policy.n_interfaces);
+		policy_free(&policy);
+		return EXIT_OK;
+	}
 	/* Name a wrong interface before loading anything. */
-	for (unsigned int i = 0; i < opts.n_ifaces; i++)
-		if (!if_nametoindex(opts.ifaces[i]))
+	for (unsigned int i = 0; i < opts.n_ifaces; i++) {
+		if (!if_nametoindex(opts.ifaces[i])) {
+			policy_free(&policy);
 			return usage_error("watch",
 					   "--iface %s: no such network interface (see `ip link`)",
 					   opts.ifaces[i]);
-	return watch_run(&opts);
+		}
+	}
+	return watch_run(&opts, &policy);
 }
 
 static int cmd_ps(int argc, char **argv)

@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include "inventory.h"
 #include "json.h"
 #include "log.h"
+#include "policy.h"
 #include "published.h"
 #include "stats.h"
 #include "watch.h"
@@ -60,6 +62,7 @@ struct watcher {
 	int epoll_fd, stats_timer_fd, drain_timer_fd, signal_fd;
 	int64_t mono_to_real_ns;
 	struct runtimes runtimes;
+	struct policy policy;
 	unsigned long published_generation; /* of the inventory, last pushed */
 	bool published_full_warned;
 	struct berth_event *held; /* events of cgroups not known yet, in order */
@@ -461,6 +464,32 @@ static void push_published_ports(struct watcher *w, bool force)
 	}
 }
 
+/*
+ * SIGHUP: the policy file again, all or nothing. A file that does not parse
+ * leaves the running policy in place; either way one record says so.
+ */
+static void reload_policy(struct watcher *w)
+{
+	struct policy fresh;
+	char err[512] = "";
+
+	if (!w->opts->config_path) {
+		log_info("SIGHUP: no --config file to reload");
+		return;
+	}
+	if (policy_load(w->opts->config_path, &fresh, err, sizeof(err))) {
+		log_warn("policy not reloaded, the running one stays: %s", err);
+		emit(w, ecs_config_reload(&w->line, &w->meta, now_realtime(), w->opts->config_path,
+					  false, w->policy.n_rules, err));
+		return;
+	}
+	policy_free(&w->policy);
+	w->policy = fresh;
+	log_info("policy reloaded from %s: %u rules", w->opts->config_path, w->policy.n_rules);
+	emit(w, ecs_config_reload(&w->line, &w->meta, now_realtime(), w->opts->config_path, true,
+				  w->policy.n_rules, NULL));
+}
+
 static int add_to_epoll(int epoll_fd, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
@@ -540,8 +569,10 @@ static int run_loop(struct watcher *w)
 
 				if (read(fd, &info, sizeof(info)) != sizeof(info))
 					continue;
-				if (info.ssi_signo == SIGHUP)
-					continue; /* reload: no configuration to reload yet */
+				if (info.ssi_signo == SIGHUP) {
+					reload_policy(w);
+					continue;
+				}
 				log_info("signal %d: detaching and flushing", info.ssi_signo);
 				return 0;
 			}
@@ -576,7 +607,35 @@ static void close_fd(int fd)
 		close(fd);
 }
 
-int watch_run(const struct watch_options *opts)
+int watch_load_policy(struct watch_options *opts, struct policy *policy)
+{
+	char err[512];
+
+	if (!opts->config_path) {
+		policy_defaults(policy);
+		return 0;
+	}
+	if (policy_load(opts->config_path, policy, err, sizeof(err))) {
+		log_error("%s", err);
+		return -1;
+	}
+	/*
+	 * The file's interfaces, unless --iface named them on the command
+	 * line. Copied: a reload frees the policy, and the XDP attachments are
+	 * made once, at start (a changed list takes a restart).
+	 */
+	if (!opts->n_ifaces) {
+		static char names[MAX_IFACES][IF_NAMESIZE];
+
+		for (unsigned int i = 0; i < policy->n_interfaces && i < MAX_IFACES; i++) {
+			snprintf(names[i], sizeof(names[i]), "%s", policy->interfaces[i]);
+			opts->ifaces[opts->n_ifaces++] = names[i];
+		}
+	}
+	return 0;
+}
+
+int watch_run(const struct watch_options *opts, struct policy *policy)
 {
 	struct loader_options load_opts = {
 		.ringbuf_bytes = opts->ringbuf_bytes,
@@ -601,13 +660,17 @@ int watch_run(const struct watch_options *opts)
 		.reconnected = runtime_reconnected,
 	};
 
-	if (loader_preflight())
+	w.policy = *policy;
+	if (loader_preflight()) {
+		policy_free(&w.policy);
 		return 1;
+	}
 	if (cgroup2_find_mount("/proc/self/mountinfo", w.cgroup_mount, sizeof(w.cgroup_mount))) {
 		log_error(
 			"no cgroup2 file system is mounted: berth needs the unified hierarchy "
 			"(pure cgroup v2 at /sys/fs/cgroup, or hybrid at /sys/fs/cgroup/unified); "
 			"mount it with `mount -t cgroup2 none /sys/fs/cgroup/unified`");
+		policy_free(&w.policy);
 		return 1;
 	}
 	if (gethostname(w.host_name, sizeof(w.host_name)))
@@ -692,6 +755,7 @@ cleanup:
 		inventory_free(&w.inv);
 	json_line_free(&w.line);
 	free(w.held);
+	policy_free(&w.policy);
 	fflush(w.out);
 	return exit_code;
 }

@@ -16,11 +16,22 @@ struct watch_options {
 	const char *podman_socket; /* NULL: podman not followed */
 	bool podman_socket_given;  /* by flag: its absence is worth a warning */
 	const char *oci_root;	   /* prefix of containerd's and CRI-O's state dirs */
+	const char *config_path;   /* the YAML policy, or NULL: the defaults */
 	bool all;		   /* also host processes and unpublished ports */
 	uint32_t ringbuf_bytes;	   /* 0: the object's default */
 };
 
-/* Runs `berth watch` until SIGINT/SIGTERM; returns the exit code. */
-int watch_run(const struct watch_options *opts);
+/*
+ * Loads the policy of opts->config_path (the defaults without one) and
+ * merges its interfaces into opts. 0, or -1 after printing the error.
+ */
+struct policy;
+int watch_load_policy(struct watch_options *opts, struct policy *policy);
+
+/*
+ * Runs `berth watch` until SIGINT/SIGTERM; returns the exit code. Takes
+ * policy over (SIGHUP replaces it).
+ */
+int watch_run(const struct watch_options *opts, struct policy *policy);
 
 #endif

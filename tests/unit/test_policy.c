@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * policy.c: the YAML policy. A full file, the defaults of no file, and a
+ * table of malformed files each with its exact message (file:line:column).
+ */
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "policy.h"
+#include "tmpdir.h"
+
+static int parse(const char *text, struct policy *p, char *err, size_t errlen)
+{
+	return policy_parse(text, strlen(text), "berth.yaml", p, err, errlen);
+}
+
+static void test_defaults(void **state)
+{
+	struct policy p;
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(parse("", &p, err, sizeof(err)), 0);
+	assert_int_equal(p.profile, PROFILE_PRODUCTION);
+	assert_int_equal(p.n_rules, 0);
+	assert_true(p.detect.port_scan.enabled);
+	assert_int_equal(p.detect.port_scan.ports, 10);
+	assert_int_equal(p.detect.port_scan.window_ms, 10000);
+	assert_int_equal(p.detect.brute_force.connections, 50);
+	assert_true(p.detect.rate_spike.factor == 4);
+	assert_true(p.detect.rate_spike.min_rate_per_s == 20);
+	assert_int_equal(p.detect.rate_spike.learn_ms, 60000);
+	assert_false(p.detect.new_source.enabled);
+	assert_int_equal(p.detect.suppress_ms, 60000);
+	policy_free(&p);
+
+	/* Comments only is no file too. */
+	assert_int_equal(parse("# nothing yet\n", &p, err, sizeof(err)), 0);
+	assert_int_equal(p.n_rules, 0);
+	policy_free(&p);
+}
+
+/* DESIGN.md's example, whole. */
+static const char design_example[] =
+	"profile: production            # development: every published port must bind to "
+	"loopback\n"
+	"interfaces: [eth0]\n"
+	"rules:\n"
+	"  - name: admin-from-office\n"
+	"    container: \"web*\"          # glob on the container name\n"
+	"    port: 80/tcp               # container port\n"
+	"    allow: [198.51.100.0/25, \"2001:db8::/32\"]\n"
+	"    max_rate: 20/s             # per source\n"
+	"    enforce: false\n"
+	"  - name: dns\n"
+	"    image: \"coredns/*\"\n"
+	"    label: tier=edge\n"
+	"    host_port: 5353/udp\n"
+	"detect:\n"
+	"  port_scan:   {ports: 10, window: 10s}\n"
+	"  brute_force: {connections: 50, window: 10s}\n"
+	"  rate_spike:  {factor: 4, min_rate: 20/s, learn: 60s}\n"
+	"  new_source:  {enabled: true, learn: 1h}\n"
+	"  suppress: 5m\n";
+
+static void test_design_example(void **state)
+{
+	struct policy p;
+	char err[512] = "";
+	const struct policy_rule *r;
+
+	(void)state;
+	if (parse(design_example, &p, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(p.n_interfaces, 1);
+	assert_string_equal(p.interfaces[0], "eth0");
+	assert_int_equal(p.n_rules, 2);
+	r = &p.rules[0];
+	assert_string_equal(r->name, "admin-from-office");
+	assert_string_equal(r->container, "web*");
+	assert_int_equal(r->port, 80);
+	assert_false(r->port_is_host);
+	assert_int_equal(r->protocol, IPPROTO_TCP);
+	assert_int_equal(r->n_allow, 2);
+	assert_int_equal(r->allow[0].prefix_len, 96 + 25);
+	assert_int_equal(r->allow[1].prefix_len, 32);
+	assert_true(r->max_rate_per_s == 20);
+	assert_false(r->enforce);
+	assert_int_equal(r->line, 4);
+	r = &p.rules[1];
+	assert_string_equal(r->image, "coredns/*");
+	assert_string_equal(r->label_key, "tier");
+	assert_string_equal(r->label_value, "edge");
+	assert_int_equal(r->port, 5353);
+	assert_true(r->port_is_host);
+	assert_int_equal(r->protocol, IPPROTO_UDP);
+	assert_null(r->allow);
+	assert_true(p.detect.new_source.enabled);
+	assert_int_equal(p.detect.new_source.learn_ms, 3600000);
+	assert_int_equal(p.detect.suppress_ms, 300000);
+	policy_free(&p);
+}
+
+/* Each malformed file gives exactly this message. */
+static const struct {
+	const char *text;
+	const char *message;
+} malformed[] = {
+	{ "rules: [", "berth.yaml:2:1: invalid YAML: did not find expected node content while "
+		      "parsing a flow node" },
+	{ "profile: 'production\n", "berth.yaml:2:1: invalid YAML: found unexpected end of stream "
+				    "while scanning a quoted scalar" },
+	{ "- 1\n", "berth.yaml:1:1: policy: expected a mapping of profile, interfaces, rules, "
+		   "detect" },
+	{ "profil: production\n", "berth.yaml:1:1: policy: unknown key 'profil' (expected profile, "
+				  "interfaces, rules or detect)" },
+	{ "profile: staging\n",
+	  "berth.yaml:1:10: profile: expected production or development, got 'staging'" },
+	{ "profile: production\nprofile: development\n",
+	  "berth.yaml:2:1: policy: 'profile' given twice" },
+	{ "interfaces: eth0\n",
+	  "berth.yaml:1:13: interfaces: expected a list, got a single value" },
+	{ "interfaces: [\"a/b\"]\n",
+	  "berth.yaml:1:14: interfaces: 'a/b' is not an interface name" },
+	{ "rules: {name: x}\n", "berth.yaml:1:8: rules: expected a list, got a mapping" },
+	{ "rules:\n  - port: 80\n",
+	  "berth.yaml:2:5: rule: no name (every rule needs one: alerts carry it)" },
+	{ "rules:\n  - name: a\n  - name: a\n",
+	  "berth.yaml:3:5: rule 'a': the name is taken by the rule at line 2" },
+	{ "rules:\n  - name: a\n    prot: 80\n",
+	  "berth.yaml:3:5: rule: unknown key 'prot' (expected name, container, image, label, port, "
+	  "host_port, allow, max_rate or enforce)" },
+	{ "rules:\n  - name: a\n    port: 80/sctp\n",
+	  "berth.yaml:3:11: port: expected a port like 80, 80/tcp or 53/udp (1 to 65535), got "
+	  "'80/sctp'" },
+	{ "rules:\n  - name: a\n    port: 0\n",
+	  "berth.yaml:3:11: port: expected a port like 80, 80/tcp or 53/udp (1 to 65535), got "
+	  "'0'" },
+	{ "rules:\n  - name: a\n    port: 65536/tcp\n",
+	  "berth.yaml:3:11: port: expected a port like 80, 80/tcp or 53/udp (1 to 65535), got "
+	  "'65536/tcp'" },
+	{ "rules:\n  - name: a\n    port: 80\n    host_port: 8080\n",
+	  "berth.yaml:4:5: host_port: a rule selects by port or by host_port, not both" },
+	{ "rules:\n  - name: a\n    allow: 10.0.0.0/8\n",
+	  "berth.yaml:3:12: allow: expected a list, got a single value" },
+	{ "rules:\n  - name: a\n    allow: [10.0.0.0/33]\n",
+	  "berth.yaml:3:13: allow: '10.0.0.0/33' is not an address or a CIDR prefix like "
+	  "198.51.100.0/24 or 2001:db8::/32 (host bits must be zero)" },
+	{ "rules:\n  - name: a\n    allow: [10.0.0.1/8]\n",
+	  "berth.yaml:3:13: allow: '10.0.0.1/8' is not an address or a CIDR prefix like "
+	  "198.51.100.0/24 or 2001:db8::/32 (host bits must be zero)" },
+	{ "rules:\n  - name: a\n    allow: [\"2001:db8::/129\"]\n",
+	  "berth.yaml:3:13: allow: '2001:db8::/129' is not an address or a CIDR prefix like "
+	  "198.51.100.0/24 or 2001:db8::/32 (host bits must be zero)" },
+	{ "rules:\n  - name: a\n    allow: [example.com]\n",
+	  "berth.yaml:3:13: allow: 'example.com' is not an address or a CIDR prefix like "
+	  "198.51.100.0/24 or 2001:db8::/32 (host bits must be zero)" },
+	{ "rules:\n  - name: a\n    allow: [[10.0.0.0/8]]\n",
+	  "berth.yaml:3:13: allow: expected a single value, got a list" },
+	{ "rules:\n  - name: a\n    max_rate: 20/x\n",
+	  "berth.yaml:3:15: max_rate: expected a rate like 20/s, 600/m or 10/h, got '20/x'" },
+	{ "rules:\n  - name: a\n    max_rate: -5/s\n",
+	  "berth.yaml:3:15: max_rate: expected a rate like 20/s, 600/m or 10/h, got '-5/s'" },
+	{ "rules:\n  - name: a\n    max_rate: 0/s\n",
+	  "berth.yaml:3:15: max_rate: expected a rate like 20/s, 600/m or 10/h, got '0/s'" },
+	{ "rules:\n  - name: a\n    enforce: yes\n",
+	  "berth.yaml:3:14: enforce: expected true or false, got 'yes'" },
+	{ "rules:\n  - name: a\n    enforce: true\n",
+	  "berth.yaml:2:5: rule 'a': enforce needs an allow list" },
+	{ "rules:\n  - name: a\n    label: \"=x\"\n",
+	  "berth.yaml:3:12: label: expected key or key=value, got '=x'" },
+	{ "detect:\n  port_scan: {ports: 1}\n",
+	  "berth.yaml:2:22: port_scan.ports: expected a whole number from 2 to 65535, got '1'" },
+	{ "detect:\n  port_scan: {ports: ten}\n",
+	  "berth.yaml:2:22: port_scan.ports: expected a whole number from 2 to 65535, got 'ten'" },
+	{ "detect:\n  port_scan: {window: 10x}\n",
+	  "berth.yaml:2:23: port_scan.window: expected a duration like 500ms, 10s, 5m, 1h (at most "
+	  "366d), got '10x'" },
+	{ "detect:\n  brute_force: {window: 0s}\n",
+	  "berth.yaml:2:25: brute_force.window: expected a duration like 500ms, 10s, 5m, 1h (at "
+	  "most 366d), got '0s'" },
+	{ "detect:\n  rate_spike: {factor: 1}\n",
+	  "berth.yaml:2:24: rate_spike.factor: expected a number of at least 1.1, got '1'" },
+	{ "detect:\n  rate_spike: {learn: 400d}\n",
+	  "berth.yaml:2:23: rate_spike.learn: expected a duration like 500ms, 10s, 5m, 1h (at most "
+	  "366d), got '400d'" },
+	{ "detect:\n  port_scans: {}\n", "berth.yaml:2:3: detect: unknown key 'port_scans' "
+					 "(expected port_scan, brute_force, rate_spike, "
+					 "new_source or suppress)" },
+	{ "detect:\n  new_source: {enabled: on}\n",
+	  "berth.yaml:2:25: new_source.enabled: expected true or false, got 'on'" },
+	{ "detect: []\n", "berth.yaml:1:9: detect: expected a mapping, got a list" },
+	{ "profile: production\n---\nprofile: development\n",
+	  "berth.yaml:3:1: a second YAML document: put everything in one" },
+	{ "? [a]\n: b\n", "berth.yaml:1:3: policy: expected a single value, got a list" },
+	{ "profile: &p production\nrules: *p\n",
+	  "berth.yaml:1:10: rules: expected a list, got a single value" },
+};
+
+static void test_malformed(void **state)
+{
+	struct policy p;
+	char err[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
+		err[0] = '\0';
+		if (parse(malformed[i].text, &p, err, sizeof(err)) != -1)
+			fail_msg("accepted:\n%s", malformed[i].text);
+		if (strcmp(err, malformed[i].message))
+			fail_msg("for:\n%s\n got: %s\nwant: %s", malformed[i].text, err,
+				 malformed[i].message);
+		/* Nothing half-parsed is left. */
+		assert_int_equal(p.n_rules, 0);
+		assert_null(p.rules);
+		assert_int_equal(p.n_interfaces, 0);
+	}
+}
+
+static void test_load_file(void **state)
+{
+	struct tmp *t = *state;
+	char path[128], err[512] = "";
+	struct policy p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/berth.yaml", t->dir);
+	assert_int_equal(policy_load(path, &p, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "No such file or directory"));
+	assert_non_null(strstr(err, path));
+
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("rules:\n  - name: x\n    port: 99999\n", f);
+	fclose(f);
+	assert_int_equal(policy_load(path, &p, err, sizeof(err)), -1);
+	/* Messages name the file as given. */
+	assert_int_equal(strncmp(err, path, strlen(path)), 0);
+	assert_non_null(strstr(err, ":3:11: port:"));
+
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(design_example, f);
+	fclose(f);
+	assert_int_equal(policy_load(path, &p, err, sizeof(err)), 0);
+	assert_int_equal(p.n_rules, 2);
+	policy_free(&p);
+
+	/* A directory is not a policy. */
+	assert_int_equal(policy_load(t->dir, &p, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not a regular file"));
+}
+
+static void test_values(void **state)
+{
+	struct cidr c;
+	uint8_t a[ADDR_LEN];
+	uint64_t ms;
+	double rate;
+
+	(void)state;
+	assert_int_equal(cidr_parse("198.51.100.0/25", &c), 0);
+	assert_int_equal(addr_parse("198.51.100.127", a), 0);
+	assert_true(cidr_contains(&c, a));
+	assert_int_equal(addr_parse("198.51.100.128", a), 0);
+	assert_false(cidr_contains(&c, a));
+	/* An IPv4 prefix never holds IPv6 addresses. */
+	assert_int_equal(addr_parse("2001:db8::1", a), 0);
+	assert_false(cidr_contains(&c, a));
+	assert_int_equal(cidr_parse("2001:db8::/32", &c), 0);
+	assert_true(cidr_contains(&c, a));
+	assert_int_equal(cidr_parse("0.0.0.0/0", &c), 0);
+	assert_int_equal(addr_parse("203.0.113.9", a), 0);
+	assert_true(cidr_contains(&c, a));
+	assert_int_equal(cidr_parse("::/0", &c), 0);
+	assert_true(cidr_contains(&c, a));
+	assert_int_equal(cidr_parse("203.0.113.9", &c), 0);
+	assert_int_equal(c.prefix_len, 128);
+	assert_true(cidr_contains(&c, a));
+	for (const char *const *bad =
+		     (const char *const[]){ "", "/8", "1.2.3.4/", "1.2.3.4/+8", "1.2.3.4/-1",
+					    "1.2.3.0/24x", "::ffff:1.2.3.0/120", "1.2.3", NULL };
+	     *bad; bad++)
+		if (!cidr_parse(*bad, &c))
+			fail_msg("cidr_parse accepted '%s'", *bad);
+
+	assert_int_equal(rate_parse("600/m", &rate), 0);
+	assert_true(rate == 10);
+	assert_int_equal(rate_parse("0.5", &rate), 0);
+	assert_true(rate == 0.5);
+	assert_int_equal(rate_parse("nan/s", &rate), -1);
+	assert_int_equal(rate_parse("inf", &rate), -1);
+	assert_int_equal(rate_parse("1e400/s", &rate), -1);
+	assert_int_equal(duration_parse("500ms", &ms), 0);
+	assert_int_equal(ms, 500);
+	assert_int_equal(duration_parse("1.5s", &ms), 0);
+	assert_int_equal(ms, 1500);
+	assert_int_equal(duration_parse("30", &ms), 0);
+	assert_int_equal(ms, 30000);
+	assert_int_equal(duration_parse("0.1ms", &ms), -1);
+	assert_int_equal(duration_parse("s", &ms), -1);
+	assert_int_equal(duration_parse("10 s", &ms), -1);
+}
+
+static void test_matching(void **state)
+{
+	static struct label labels[] = { { .key = "tier", .value = "edge" } };
+	struct container web = {
+		.name = "web-1", .image = "nginx:1.27", .labels = labels, .n_labels = 1
+	};
+	struct port_binding b80 = { .host_ip = "0.0.0.0",
+				    .host_port = 8080,
+				    .container_port = 80,
+				    .protocol = IPPROTO_TCP };
+	struct port_binding b53 = { .host_ip = "0.0.0.0",
+				    .host_port = 5353,
+				    .container_port = 53,
+				    .protocol = IPPROTO_UDP };
+	const char *text =
+		"rules:\n"
+		"  - {name: web-http, container: \"web*\", port: 80, allow: [10.0.0.0/8]}\n"
+		"  - {name: by-host-port, host_port: 5353/udp}\n"
+		"  - {name: edge, label: \"tier=ed*\"}\n"
+		"  - {name: empty-allow, image: \"postgres*\", allow: []}\n";
+	struct container db = { .name = "db", .image = "postgres:16" };
+	uint8_t inside[ADDR_LEN], outside[ADDR_LEN];
+	char err[512] = "";
+	struct policy p;
+
+	(void)state;
+	if (parse(text, &p, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_string_equal(policy_match(&p, &web, &b80)->name, "web-http");
+	assert_string_equal(policy_match(&p, &web, &b53)->name, "by-host-port");
+	/* Not port 80: the label rule. */
+	b80.container_port = 81;
+	assert_string_equal(policy_match(&p, &web, &b80)->name, "edge");
+	/* A port-less rule also selects traffic on unpublished ports. */
+	assert_string_equal(policy_match(&p, &web, NULL)->name, "edge");
+	assert_string_equal(policy_match(&p, &db, NULL)->name, "empty-allow");
+	web.n_labels = 0;
+	assert_null(policy_match(&p, &web, NULL));
+
+	assert_int_equal(addr_parse("10.1.2.3", inside), 0);
+	assert_int_equal(addr_parse("192.0.2.1", outside), 0);
+	assert_true(policy_allows(&p.rules[0], inside));
+	assert_false(policy_allows(&p.rules[0], outside));
+	/* No allowlist: anyone. An empty one: no one. */
+	assert_true(policy_allows(&p.rules[1], outside));
+	assert_false(policy_allows(&p.rules[3], inside));
+	policy_free(&p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_design_example),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test_setup_teardown(test_load_file, tmp_setup, tmp_teardown),
+		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_matching),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
