@@ -22,7 +22,7 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS := -std=gnu11 $(WARNINGS) $(CFLAGS) -Iinclude -Isrc -I$(OUTPUT) \
 	-DBERTH_VERSION='"$(VERSION)"' -DBERTH_GIT_REV='"$(GIT_REV)"' \
 	$(shell $(PKG_CONFIG) --cflags $(LIBS))
-LDLIBS := $(shell $(PKG_CONFIG) --libs $(LIBS))
+LDLIBS := $(shell $(PKG_CONFIG) --libs $(LIBS)) -lm
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) $(WARNINGS) \
 	-Wno-unused-function -I$(OUTPUT) -Iinclude -Ibpf
 
