@@ -723,6 +723,67 @@ struct json_line *ecs_config_reload(struct json_line *line, const struct ecs_met
 	return line;
 }
 
+static void add_double(struct json_line *line, const char *key, double value)
+{
+	char text[32];
+
+	/* Rates are per second; three decimals say all a SIEM needs. */
+	snprintf(text, sizeof(text), "%.3f", value);
+	put_key(line, key);
+	put(line, text, strlen(text));
+}
+
+struct json_line *ecs_alert(struct json_line *line, const struct ecs_meta *meta,
+			    uint64_t realtime_ns, const struct alert *a)
+{
+	static const char *const categories[] = { "intrusion_detection", "network", NULL };
+	static const char *const types[] = { "info", NULL };
+	struct attribution who = { 0 };
+	char text[ADDR_STRLEN], proto[8];
+
+	begin_record(line, realtime_ns, "alert", categories, types, a->action);
+	add_uint(line, "severity", a->severity);
+	end_event(line, meta);
+	begin_object(line, "rule");
+	add_string(line, "name", a->rule_name);
+	end_object(line);
+	if (a->has_source) {
+		begin_object(line, "source");
+		add_string(line, "ip", addr_format(a->source, text));
+		end_object(line);
+	}
+	if (a->port)
+		add_port_only(line, "destination", a->port);
+	if (a->protocol) {
+		begin_object(line, "network");
+		add_string(line, "transport", transport_name(a->protocol, proto));
+		end_object(line);
+	}
+	if (a->container) {
+		who.container_id = a->container->id;
+		who.runtime = a->container->runtime;
+		who.container = a->container;
+		who.binding = a->binding;
+		add_container(line, &who, false);
+	}
+	begin_berth(line, meta, a->view);
+	if (a->binding)
+		add_binding(line, "port", a->binding);
+	begin_object(line, "alert");
+	add_uint(line, "count", a->count);
+	add_uint(line, "threshold", a->threshold);
+	if (a->window_ms)
+		add_uint(line, "window_ms", a->window_ms);
+	add_uint(line, "suppressed", a->suppressed);
+	if (!strcmp(a->action, "rate-spike")) {
+		add_double(line, "rate_per_s", a->rate);
+		add_double(line, "baseline_per_s", a->baseline);
+	}
+	end_object(line);
+	end_record(line);
+	return line;
+}
+
 struct json_line *ecs_events_lost(struct json_line *line, const struct ecs_meta *meta,
 				  uint64_t realtime_ns, const char *cause, uint64_t count,
 				  uint64_t total)

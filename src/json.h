@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "berth.h"
+#include "detect.h"
 #include "inventory.h"
 
 /* Fields every record carries. */
@@ -107,6 +108,9 @@ struct json_line *ecs_runtime_reconnected(struct json_line *line, const struct e
 struct json_line *ecs_config_reload(struct json_line *line, const struct ecs_meta *meta,
 				    uint64_t realtime_ns, const char *path, bool ok,
 				    unsigned int rules, const char *error);
+/* An alert of a detector (event.kind alert): rule.name, severity, the counts. */
+struct json_line *ecs_alert(struct json_line *line, const struct ecs_meta *meta,
+			    uint64_t realtime_ns, const struct alert *a);
 /* An events-lost record: count lost in the interval, total since start. */
 struct json_line *ecs_events_lost(struct json_line *line, const struct ecs_meta *meta,
 				  uint64_t realtime_ns, const char *cause, uint64_t count,

@@ -8,6 +8,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +29,7 @@
 #include "runtime.h"
 #include "inventory.h"
 #include "json.h"
+#include "detect.h"
 #include "log.h"
 #include "policy.h"
 #include "published.h"
@@ -63,6 +67,10 @@ struct watcher {
 	int64_t mono_to_real_ns;
 	struct runtimes runtimes;
 	struct policy policy;
+	struct detector detect;
+	/* The host's own addresses: a connection from one is the host's (docker-proxy). */
+	uint8_t host_addrs[64][ADDR_LEN];
+	unsigned int n_host_addrs;
 	unsigned long published_generation; /* of the inventory, last pushed */
 	bool published_full_warned;
 	struct berth_event *held; /* events of cgroups not known yet, in order */
@@ -178,6 +186,47 @@ static bool attribute(struct watcher *w, uint64_t cgroup_id, uint16_t port, uint
 	return true;
 }
 
+static bool is_host_addr(const struct watcher *w, const uint8_t addr[ADDR_LEN])
+{
+	for (unsigned int i = 0; i < w->n_host_addrs; i++)
+		if (!memcmp(w->host_addrs[i], addr, ADDR_LEN))
+			return true;
+	return false;
+}
+
+/* The host's addresses, again each interval: bridges and their gateways come and go. */
+static void list_host_addrs(struct watcher *w)
+{
+	struct ifaddrs *all, *ifa;
+
+	if (getifaddrs(&all))
+		return;
+	w->n_host_addrs = 0;
+	for (ifa = all; ifa && w->n_host_addrs < 64; ifa = ifa->ifa_next) {
+		char text[ADDR_STRLEN];
+		int family = ifa->ifa_addr ? ifa->ifa_addr->sa_family : 0;
+		const void *raw;
+
+		if (family == AF_INET)
+			raw = &((struct sockaddr_in *)ifa->ifa_addr)->sin_addr;
+		else if (family == AF_INET6)
+			raw = &((struct sockaddr_in6 *)ifa->ifa_addr)->sin6_addr;
+		else
+			continue;
+		if (inet_ntop(family, raw, text, sizeof(text)) &&
+		    !addr_parse(text, w->host_addrs[w->n_host_addrs]))
+			w->n_host_addrs++;
+	}
+	freeifaddrs(all);
+}
+
+static void alert_out(void *ctx, const struct alert *a)
+{
+	struct watcher *w = ctx;
+
+	emit(w, ecs_alert(&w->line, &w->meta, now_realtime(), a));
+}
+
 static void report_event(struct watcher *w, const struct berth_event *ev)
 {
 	struct attribution who;
@@ -190,6 +239,10 @@ static void report_event(struct watcher *w, const struct berth_event *ev)
 	case BERTH_EV_CONN_CLOSE:
 		emit(w, ecs_connection(&w->line, &w->meta, realtime_of(w, ev->timestamp_ns), ev,
 				       &who));
+		if (ev->kind == BERTH_EV_CONN_OPEN && ev->role == BERTH_ROLE_LOCAL && who.container)
+			detect_connection(&w->detect, monotonic_ms(), ev->remote_addr,
+					  is_host_addr(w, ev->remote_addr), who.container,
+					  who.binding, ev->local_port, ev->protocol);
 		break;
 	case BERTH_EV_BIND:
 		emit(w, ecs_listen(&w->line, &w->meta, realtime_of(w, ev->timestamp_ns), ev, &who));
@@ -266,6 +319,10 @@ static void report_ports(struct watcher *w, uint64_t now)
 		if (!attribute(w, key->cgroup_id, key->port, key->protocol, key->role, &who))
 			continue;
 		emit(w, ecs_port_stats(&w->line, &w->meta, now, &report, &who));
+		if (key->role == BERTH_ROLE_LOCAL && who.container && who.binding)
+			detect_port_rate(&w->detect, monotonic_ms(), who.container, who.binding,
+					 key->port, key->protocol, report.interval.conns_opened,
+					 w->opts->interval_s);
 	}
 }
 
@@ -485,6 +542,7 @@ static void reload_policy(struct watcher *w)
 	}
 	policy_free(&w->policy);
 	w->policy = fresh;
+	detect_set_policy(&w->detect, &w->policy);
 	log_info("policy reloaded from %s: %u rules", w->opts->config_path, w->policy.n_rules);
 	emit(w, ecs_config_reload(&w->line, &w->meta, now_realtime(), w->opts->config_path, true,
 				  w->policy.n_rules, NULL));
@@ -582,6 +640,8 @@ static int run_loop(struct watcher *w)
 				/* Before forget_the_gone() can drop what they need. */
 				release_held(w, true);
 				report_stats(w);
+				detect_expire(&w->detect, monotonic_ms());
+				list_host_addrs(w);
 				forget_the_gone(w);
 			} else if (fd == w->drain_timer_fd) {
 				ack_timer(fd);
@@ -681,6 +741,9 @@ int watch_run(const struct watch_options *opts, struct policy *policy)
 
 	if (inventory_init(&w.inv, w.cgroup_mount))
 		goto cleanup;
+	if (detect_init(&w.detect, &w.policy, monotonic_ms(), alert_out, &w))
+		goto cleanup;
+	list_host_addrs(&w);
 	inventory_ready = true;
 	if (stats_init(&w.stats, libbpf_num_possible_cpus()))
 		goto cleanup;
@@ -755,6 +818,7 @@ cleanup:
 		inventory_free(&w.inv);
 	json_line_free(&w.line);
 	free(w.held);
+	detect_free(&w.detect);
 	policy_free(&w.policy);
 	fflush(w.out);
 	return exit_code;
