@@ -127,6 +127,40 @@ static __always_inline bool cgroup_ignored(__u64 cgroup_id)
  */
 bool count_all_ports = false;
 
+/* The policy's detector settings, set by user space (0: off). */
+__u32 scan_threshold = 0;   /* distinct ports of one source that make a scan */
+__u64 scan_window_ns = 0;   /* in this long */
+__u64 unauth_report_ns = 0; /* one unauthorized-SYN event per (source, port) per this */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct berth_allow_key);
+	__type(value, __u8);
+} allowed_sources SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct berth_scan_pair);
+	__type(value, __u8);
+} scan_pairs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct berth_xdp_source_key);
+	__type(value, struct berth_scan_source);
+} scan_sources SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct berth_unauth_key);
+	__type(value, __u64);
+} unauthorized_reported SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
 	__uint(max_entries, 16384);
@@ -726,12 +760,111 @@ int record_bind6(struct bpf_sock *sk)
 	return record_bind(sk, AF_INET6);
 }
 
+/*
+ * A SYN from src to a port: a new port for src in this window counts
+ * towards a scan; the count reaching scan_threshold is reported once.
+ */
+static __always_inline void track_scan(const __u8 src[BERTH_ADDR_LEN], __u16 port, __u8 protocol,
+				       __u64 now)
+{
+	struct berth_scan_pair pair = { .port = port, .protocol = protocol };
+	struct berth_xdp_source_key key;
+	struct berth_scan_source *s;
+	struct berth_event *event;
+	__u64 epoch;
+	__u8 one = 1;
+	__u32 ports;
+
+	if (!scan_threshold || !scan_window_ns)
+		return;
+	epoch = now / scan_window_ns;
+	__builtin_memcpy(pair.addr, src, BERTH_ADDR_LEN);
+	pair.epoch = epoch;
+	/* Seen in this window already: not a new port. */
+	if (bpf_map_update_elem(&scan_pairs, &pair, &one, BPF_NOEXIST))
+		return;
+	__builtin_memcpy(key.addr, src, BERTH_ADDR_LEN);
+	s = bpf_map_lookup_elem(&scan_sources, &key);
+	if (!s) {
+		struct berth_scan_source fresh = { .epoch = epoch };
+
+		bpf_map_update_elem(&scan_sources, &key, &fresh, BPF_NOEXIST);
+		s = bpf_map_lookup_elem(&scan_sources, &key);
+		if (!s)
+			return;
+	}
+	if (s->epoch != epoch) {
+		s->epoch = epoch;
+		s->ports = 0;
+		s->reported = 0;
+	}
+	ports = __sync_add_and_fetch(&s->ports, 1);
+	if (ports < scan_threshold || s->reported)
+		return;
+	s->reported = 1;
+	event = reserve_event();
+	if (!event)
+		return;
+	event->kind = BERTH_EV_PORT_SCAN;
+	event->protocol = protocol;
+	event->local_port = port;
+	__builtin_memcpy(event->remote_addr, src, BERTH_ADDR_LEN);
+	event->bytes_in = ports;
+	event->duration_ns = scan_window_ns;
+	event->timestamp_ns = now;
+	submit_event(event);
+}
+
+/*
+ * A SYN to a protected host port: whether its source is allowed; if not,
+ * reported (once per source and port per unauth_report_ns) and, with
+ * enforce, dropped. True when it is to be dropped.
+ */
+static __always_inline bool judge_syn(const struct berth_published *published,
+				      const __u8 src[BERTH_ADDR_LEN], __u16 port, __u8 protocol,
+				      __u64 now)
+{
+	struct berth_allow_key allow = { .prefixlen = 32 + 128,
+					 .port = port,
+					 .protocol = protocol };
+	struct berth_unauth_key seen = { .port = port, .protocol = protocol };
+	bool drop = published->flags & BERTH_PUBLISHED_ENFORCE;
+	struct berth_event *event;
+	__u64 *last;
+
+	__builtin_memcpy(allow.addr, src, BERTH_ADDR_LEN);
+	if (bpf_map_lookup_elem(&allowed_sources, &allow))
+		return false;
+	__builtin_memcpy(seen.addr, src, BERTH_ADDR_LEN);
+	last = bpf_map_lookup_elem(&unauthorized_reported, &seen);
+	if (last && now - *last < unauth_report_ns)
+		return drop;
+	if (last)
+		*last = now;
+	else if (bpf_map_update_elem(&unauthorized_reported, &seen, &now, BPF_NOEXIST))
+		return drop; /* another CPU reported it just now */
+	event = reserve_event();
+	if (!event)
+		return drop;
+	event->kind = BERTH_EV_UNAUTHORIZED;
+	event->protocol = protocol;
+	event->local_port = port;
+	__builtin_memcpy(event->remote_addr, src, BERTH_ADDR_LEN);
+	event->bytes_in = drop;
+	event->timestamp_ns = now;
+	submit_event(event);
+	return drop;
+}
+
 SEC("xdp")
 int count_xdp(struct xdp_md *ctx)
 {
 	struct berth_xdp_source_key source_key;
 	struct berth_xdp_port_key port_key = {};
+	struct berth_published_key published_key = {};
+	struct berth_published *published;
 	struct berth_xdp_counters *port;
+	bool drop = false;
 	struct berth_xdp_source *source;
 	struct packet_info pkt = {};
 	struct hdr_cursor nh;
@@ -760,25 +893,30 @@ int count_xdp(struct xdp_md *ctx)
 	port_key.ifindex = ctx->ingress_ifindex;
 	port_key.port = pkt.dport;
 	port_key.protocol = pkt.protocol;
-	if (!count_all_ports) {
-		struct berth_published_key published = {
-			.port = pkt.dport,
-			.protocol = pkt.protocol,
-		};
+	published_key.port = pkt.dport;
+	published_key.protocol = pkt.protocol;
+	published = bpf_map_lookup_elem(&published_ports, &published_key);
+	if (syn) {
+		__u64 now = bpf_ktime_get_ns();
 
-		if (!bpf_map_lookup_elem(&published_ports, &published))
-			port_key.port = BERTH_UNPUBLISHED_PORT;
+		if (published && (published->flags & BERTH_PUBLISHED_PROTECTED))
+			drop = judge_syn(published, pkt.saddr, pkt.dport, pkt.protocol, now);
+		track_scan(pkt.saddr, pkt.dport, pkt.protocol, now);
 	}
+	if (!count_all_ports && !published)
+		port_key.port = BERTH_UNPUBLISHED_PORT;
 	port = bpf_map_lookup_elem(&xdp_ports, &port_key);
 	if (port) {
 		port->packets += 1;
 		port->bytes += bytes;
 		port->syns += syn;
+		port->syns_dropped += drop;
 	} else {
 		struct berth_xdp_counters fresh = {
 			.packets = 1,
 			.bytes = bytes,
 			.syns = syn,
+			.syns_dropped = drop,
 		};
 
 		if (bpf_map_update_elem(&xdp_ports, &port_key, &fresh, BPF_NOEXIST))
@@ -806,5 +944,5 @@ int count_xdp(struct xdp_md *ctx)
 		if (!bpf_map_update_elem(&xdp_sources, &source_key, &fresh, BPF_NOEXIST))
 			count_health(BERTH_CNT_XDP_SOURCE_INSERTS);
 	}
-	return XDP_PASS;
+	return drop ? XDP_DROP : XDP_PASS;
 }

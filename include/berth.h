@@ -22,6 +22,18 @@ enum berth_event_kind {
 	BERTH_EV_CONN_OPEN = 1,	 /* TCP connection established */
 	BERTH_EV_CONN_CLOSE = 2, /* TCP connection reached TCP_CLOSE */
 	BERTH_EV_BIND = 3,	 /* a socket bound a local address and port */
+	/*
+	 * XDP: one source touched bytes_in distinct ports (SYNs) within
+	 * duration_ns; remote_addr is the source, local_port the last port.
+	 * Once per source per window.
+	 */
+	BERTH_EV_PORT_SCAN = 4,
+	/*
+	 * XDP: a SYN to a protected host port (local_port) from remote_addr,
+	 * outside its allowlist; bytes_in 1 when it was dropped (enforce).
+	 * Once per (source, port) per report interval.
+	 */
+	BERTH_EV_UNAUTHORIZED = 5,
 };
 
 /*
@@ -102,6 +114,49 @@ struct berth_published_key {
 struct berth_published {
 	__u16 container_port; /* of the first binding: for debugging */
 	__u16 bindings;	      /* how many bindings use the host port */
+	__u8 flags;	      /* BERTH_PUBLISHED_* */
+	__u8 pad[3];
+};
+
+/* A policy rule with an allowlist covers the port: SYNs are judged. */
+#define BERTH_PUBLISHED_PROTECTED 1
+/* ... and enforces it: XDP drops the SYNs from outside the allowlist. */
+#define BERTH_PUBLISHED_ENFORCE 2
+
+/*
+ * allowed_sources (LPM trie): the allowlists of the protected host ports.
+ * prefixlen counts the bits of port, protocol and pad (32) and then of addr.
+ */
+struct berth_allow_key {
+	__u32 prefixlen;
+	__u16 port; /* host port, host byte order */
+	__u8 protocol;
+	__u8 pad;
+	__u8 addr[BERTH_ADDR_LEN]; /* v4-mapped for IPv4 */
+};
+
+/* scan_pairs: a (source, port) touched in a window (epoch). */
+struct berth_scan_pair {
+	__u8 addr[BERTH_ADDR_LEN];
+	__u16 port;
+	__u8 protocol;
+	__u8 pad;
+	__u32 epoch; /* bpf_ktime_get_ns() / window */
+};
+
+/* scan_sources: distinct ports a source touched in its current window. */
+struct berth_scan_source {
+	__u64 epoch;
+	__u32 ports;
+	__u32 reported; /* the port-scan event of this window went out */
+};
+
+/* unauthorized_reported: when the last event for (source, port) went out. */
+struct berth_unauth_key {
+	__u8 addr[BERTH_ADDR_LEN];
+	__u16 port;
+	__u8 protocol;
+	__u8 pad[5];
 };
 
 /*
@@ -120,8 +175,9 @@ struct berth_cgroup_names {
 
 struct berth_xdp_counters {
 	__u64 packets;
-	__u64 bytes; /* frame bytes, from the Ethernet header on */
-	__u64 syns;  /* TCP SYN without ACK: connection attempts */
+	__u64 bytes;	    /* frame bytes, from the Ethernet header on */
+	__u64 syns;	    /* TCP SYN without ACK: connection attempts */
+	__u64 syns_dropped; /* of those, dropped by an enforcing rule */
 };
 
 /* Key of xdp_sources (LRU, per CPU): the packet's source address. */

@@ -309,7 +309,8 @@ void detect_unauthorized_syn(struct detector *d, uint64_t now_ms, const uint8_t 
 			   .severity = dropped ? 47 : 73,
 			   .view = "interface",
 			   .count = 1,
-			   .threshold = 1 };
+			   .threshold = 1,
+			   .dropped = dropped };
 	struct window_key key;
 
 	fill_target(&a, source, c, b, b ? b->host_port : 0, b ? b->protocol : 0);

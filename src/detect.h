@@ -35,6 +35,7 @@ struct alert {
 	uint64_t threshold;    /* what firing took */
 	uint64_t window_ms;    /* over how long */
 	uint64_t suppressed;   /* alerts of the same key held back since the last one */
+	bool dropped;	       /* enforce: XDP dropped it */
 	double rate, baseline; /* rate-spike: per second */
 };
 

@@ -331,7 +331,9 @@ unsigned int inventory_prune_cgroups(struct inventory *inv,
 }
 
 void inventory_for_each_published(const struct inventory *inv,
-				  void (*add)(void *ctx, const struct port_binding *b), void *ctx)
+				  void (*add)(void *ctx, const struct container *c,
+					      const struct port_binding *b),
+				  void *ctx)
 {
 	for (unsigned int i = 0; i < inv->containers.count; i++) {
 		const struct container *c = &inv->containers.items[i];
@@ -339,7 +341,7 @@ void inventory_for_each_published(const struct inventory *inv,
 		if (c->stopped)
 			continue;
 		for (unsigned int j = 0; j < c->n_bindings; j++)
-			add(ctx, &c->bindings[j]);
+			add(ctx, c, &c->bindings[j]);
 	}
 }
 

@@ -179,7 +179,9 @@ unsigned int inventory_prune_cgroups(struct inventory *inv,
  * host ports published now.
  */
 void inventory_for_each_published(const struct inventory *inv,
-				  void (*add)(void *ctx, const struct port_binding *b), void *ctx);
+				  void (*add)(void *ctx, const struct container *c,
+					      const struct port_binding *b),
+				  void *ctx);
 
 /* Sizes, for the debug log and the churn test. */
 unsigned int inventory_container_count(const struct inventory *inv);

@@ -618,6 +618,7 @@ static void add_xdp_counters(struct json_line *line, const char *key,
 	add_uint(line, "packets_in", c->packets);
 	add_uint(line, "bytes_in", c->bytes);
 	add_uint(line, "syns_in", c->syns);
+	add_uint(line, "syns_dropped", c->syns_dropped);
 	end_object(line);
 }
 
@@ -775,6 +776,8 @@ struct json_line *ecs_alert(struct json_line *line, const struct ecs_meta *meta,
 	if (a->window_ms)
 		add_uint(line, "window_ms", a->window_ms);
 	add_uint(line, "suppressed", a->suppressed);
+	if (a->dropped)
+		add_bool(line, "dropped", true);
 	if (!strcmp(a->action, "rate-spike")) {
 		add_double(line, "rate_per_s", a->rate);
 		add_double(line, "baseline_per_s", a->baseline);

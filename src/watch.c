@@ -250,6 +250,21 @@ static void report_event(struct watcher *w, const struct berth_event *ev)
 	}
 }
 
+static void report_xdp_event(struct watcher *w, const struct berth_event *ev)
+{
+	const struct port_binding *binding = NULL;
+	const struct container *c;
+
+	if (ev->kind == BERTH_EV_PORT_SCAN) {
+		detect_scan(&w->detect, monotonic_ms(), ev->remote_addr, ev->bytes_in,
+			    ev->duration_ns / 1000000, ev->local_port, ev->protocol);
+		return;
+	}
+	c = inventory_by_host_port(&w->inv, ev->local_port, ev->protocol, &binding);
+	detect_unauthorized_syn(&w->detect, monotonic_ms(), ev->remote_addr, c, binding,
+				ev->bytes_in);
+}
+
 /* Reports the held events, in order, once cgroupfs may be walked again (or now). */
 static void release_held(struct watcher *w, bool now)
 {
@@ -274,6 +289,11 @@ static int handle_event(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*ev))
 		return 0;
+	/* XDP's judgements name a host port, not a cgroup: nothing to wait for. */
+	if (ev->kind == BERTH_EV_PORT_SCAN || ev->kind == BERTH_EV_UNAUTHORIZED) {
+		report_xdp_event(w, ev);
+		return 0;
+	}
 	if (!w->n_held && inventory_cgroup(&w->inv, ev->cgroup_id)) {
 		report_event(w, ev);
 		return 0;
@@ -501,6 +521,17 @@ static void forget_the_gone(struct watcher *w)
 		  w->stats.ports.count, containers, cgroups);
 }
 
+/* The policy's detector settings the kernel judges with (XDP). */
+static void push_detector_settings(struct watcher *w)
+{
+	const struct detect_config *d = &w->policy.detect;
+	struct berth_bpf__bss *bss = w->loader.skel->bss;
+
+	bss->scan_threshold = d->port_scan.enabled ? d->port_scan.ports : 0;
+	bss->scan_window_ns = d->port_scan.window_ms * 1000000ULL;
+	bss->unauth_report_ns = d->suppress_ms * 1000000ULL;
+}
+
 /* Pushes the published host ports to the kernel when the inventory changed. */
 static void push_published_ports(struct watcher *w, bool force)
 {
@@ -509,7 +540,9 @@ static void push_published_ports(struct watcher *w, bool force)
 	if (!force && w->published_generation == w->inv.generation)
 		return;
 	w->published_generation = w->inv.generation;
-	n = published_ports_sync(&w->inv, bpf_map__fd(w->loader.skel->maps.published_ports));
+	n = published_ports_sync(&w->inv, &w->policy,
+				 bpf_map__fd(w->loader.skel->maps.published_ports),
+				 bpf_map__fd(w->loader.skel->maps.allowed_sources));
 	if (n == -E2BIG && !w->published_full_warned) {
 		log_warn("more published ports than the kernel table holds: the rest are "
 			 "counted with the unpublished ones on --iface");
@@ -543,6 +576,8 @@ static void reload_policy(struct watcher *w)
 	policy_free(&w->policy);
 	w->policy = fresh;
 	detect_set_policy(&w->detect, &w->policy);
+	push_detector_settings(w);
+	push_published_ports(w, true);
 	log_info("policy reloaded from %s: %u rules", w->opts->config_path, w->policy.n_rules);
 	emit(w, ecs_config_reload(&w->line, &w->meta, now_realtime(), w->opts->config_path, true,
 				  w->policy.n_rules, NULL));
@@ -773,6 +808,7 @@ int watch_run(const struct watch_options *opts, struct policy *policy)
 	/* Know the containers before the first event needs them. */
 	runtimes_connect(&w.runtimes, monotonic_ms());
 	w.loader.skel->bss->count_all_ports = opts->all;
+	push_detector_settings(&w);
 	push_published_ports(&w, true);
 	cgroup_paths_refresh(&w.inv.cgroups);
 	sync_clocks(&w);

@@ -736,7 +736,7 @@ static void test_published_ports_sync(void **state)
 	struct container *c;
 
 	assert_int_equal(inventory_init(&inv, "/nonexistent"), 0);
-	assert_int_equal(published_ports_sync(&inv, fd), 0);
+	assert_int_equal(published_ports_sync(&inv, NULL, fd, -1), 0);
 	assert_int_equal(map_entries(skel->maps.published_ports), 0);
 
 	add_test_container(&inv, "a", "0.0.0.0", 8080, 80, IPPROTO_TCP);
@@ -749,17 +749,140 @@ static void test_published_ports_sync(void **state)
 								 .protocol = IPPROTO_TCP }),
 		0);
 	add_test_container(&inv, "b", "127.0.0.1", 5353, 53, IPPROTO_UDP);
-	assert_int_equal(published_ports_sync(&inv, fd), 2);
+	assert_int_equal(published_ports_sync(&inv, NULL, fd, -1), 2);
 	assert_int_equal(map_entries(skel->maps.published_ports), 2);
 	expect_published(skel, 8080, IPPROTO_TCP, 80, 2);
 	expect_published(skel, 5353, IPPROTO_UDP, 53, 1);
 
 	/* A stopped container's ports leave the table; a stale entry goes too. */
 	assert_non_null(inventory_mark_stopped(&inv, "a", 1));
-	assert_int_equal(published_ports_sync(&inv, fd), 1);
+	assert_int_equal(published_ports_sync(&inv, NULL, fd, -1), 1);
 	assert_int_equal(map_entries(skel->maps.published_ports), 1);
 	expect_published(skel, 5353, IPPROTO_UDP, 53, 1);
 	inventory_free(&inv);
+}
+
+static int count_event(void *ctx, void *data, size_t size)
+{
+	const struct berth_event *ev = data;
+	struct berth_event *last = ctx;
+
+	if (size >= sizeof(*ev))
+		*last = *ev;
+	last->cgroup_id++; /* how many, in a field these events leave 0 */
+	return 0;
+}
+
+/* Drains the ring buffer; the last event, its cgroup_id the number of events. */
+static struct berth_event drain_events(struct berth_bpf *skel)
+{
+	struct berth_event last = { 0 };
+	uint64_t n = 0;
+	struct ring_buffer *rb =
+		ring_buffer__new(bpf_map__fd(skel->maps.events), count_event, &last, NULL);
+
+	assert_non_null(rb);
+	ring_buffer__consume(rb);
+	ring_buffer__free(rb);
+	n = last.cgroup_id;
+	last.cgroup_id = n;
+	return last;
+}
+
+/*
+ * A protected port (a rule with an allowlist): SYNs from inside pass, from
+ * outside are reported once and, when the rule enforces, dropped and
+ * counted.
+ */
+static void test_xdp_protected_port(void **state)
+{
+	struct berth_bpf *skel = skel_of(state);
+	struct berth_published_key key = { .port = 8080, .protocol = IPPROTO_TCP };
+	struct berth_published value = { .container_port = 80,
+					 .bindings = 1,
+					 .flags = BERTH_PUBLISHED_PROTECTED |
+						  BERTH_PUBLISHED_ENFORCE };
+	struct berth_allow_key allow = { .prefixlen = 32 + 96 + 25,
+					 .port = 8080,
+					 .protocol = IPPROTO_TCP };
+	struct berth_xdp_counters c;
+	struct berth_event ev;
+	__u8 one = 1;
+	struct pkt p;
+
+	skel->bss->unauth_report_ns = 60ULL * 1000000000ULL;
+	v4_mapped(allow.addr, "198.51.100.0");
+	assert_int_equal(
+		bpf_map_update_elem(bpf_map__fd(skel->maps.published_ports), &key, &value, BPF_ANY),
+		0);
+	assert_int_equal(
+		bpf_map_update_elem(bpf_map__fd(skel->maps.allowed_sources), &allow, &one, BPF_ANY),
+		0);
+	/* build_v4_tcp's source, 198.51.100.2, is inside 198.51.100.0/25. */
+	build_v4_tcp(&p, 40000, 8080, TCP_SYN);
+	assert_int_equal(run_xdp(skel, &p), XDP_PASS);
+	ev = drain_events(skel);
+	assert_int_equal(ev.cgroup_id, 0);
+
+	/* From outside: dropped, reported once however often it tries. */
+	pkt_init(&p);
+	put_eth(&p, ETH_P_IP);
+	put_ipv4(&p, "198.51.100.200", "192.0.2.1", IPPROTO_TCP);
+	put_tcp(&p, 40001, 8080, TCP_SYN, 5);
+	pkt_finish(&p);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(run_xdp(skel, &p), XDP_DROP);
+	ev = drain_events(skel);
+	assert_int_equal(ev.cgroup_id, 1);
+	assert_int_equal(ev.kind, BERTH_EV_UNAUTHORIZED);
+	assert_int_equal(ev.local_port, 8080);
+	assert_int_equal(ev.bytes_in, 1);
+	assert_int_equal(xdp_port(skel, lo_ifindex, 8080, IPPROTO_TCP, &c), 0);
+	assert_int_equal(c.syns, 4);
+	assert_int_equal(c.syns_dropped, 3);
+
+	/* Not enforcing: reported, passed. Data segments are never judged. */
+	value.flags = BERTH_PUBLISHED_PROTECTED;
+	assert_int_equal(
+		bpf_map_update_elem(bpf_map__fd(skel->maps.published_ports), &key, &value, BPF_ANY),
+		0);
+	assert_int_equal(run_xdp(skel, &p), XDP_PASS);
+	build_v4_tcp(&p, 40000, 8080, TCP_ACK);
+	assert_int_equal(run_xdp(skel, &p), XDP_PASS);
+}
+
+/* A source touching scan_threshold distinct ports in a window: one event. */
+static void test_xdp_port_scan(void **state)
+{
+	struct berth_bpf *skel = skel_of(state);
+	struct berth_event ev;
+	struct pkt p;
+
+	skel->bss->scan_threshold = 5;
+	skel->bss->scan_window_ns = 10ULL * 1000000000ULL;
+	/* The same port again and again is no scan. */
+	for (int i = 0; i < 10; i++) {
+		build_v4_tcp(&p, 40000 + i, 22, TCP_SYN);
+		run_xdp(skel, &p);
+	}
+	ev = drain_events(skel);
+	assert_int_equal(ev.cgroup_id, 0);
+	/* 4 more distinct ports: 5 in all, the threshold. Then more: no second event. */
+	for (__u16 port = 23; port < 40; port++) {
+		build_v4_tcp(&p, 40000, port, TCP_SYN);
+		run_xdp(skel, &p);
+	}
+	ev = drain_events(skel);
+	assert_int_equal(ev.cgroup_id, 1);
+	assert_int_equal(ev.kind, BERTH_EV_PORT_SCAN);
+	assert_int_equal(ev.bytes_in, 5);
+	assert_int_equal(ev.local_port, 26);
+	assert_int_equal(ev.duration_ns, 10ULL * 1000000000ULL);
+	/* Off: nothing tracked. */
+	skel->bss->scan_threshold = 0;
+	build_v4_tcp(&p, 40000, 41, TCP_SYN);
+	run_xdp(skel, &p);
+	assert_int_equal(map_entries(skel->maps.scan_pairs), 18);
 }
 
 /* The key's ifindex is the receiving device's, read from the ctx. */
@@ -1821,6 +1944,8 @@ int main(void)
 		T(test_xdp_ifindex_from_ctx),
 		T(test_xdp_unpublished_ports_together),
 		T(test_published_ports_sync),
+		T(test_xdp_protected_port),
+		T(test_xdp_port_scan),
 		T(test_xdp_ipv4_tcp_synack_not_syn),
 		T(test_xdp_ipv4_tcp_other_flags_not_syn),
 		T(test_xdp_ipv4_udp),

@@ -95,7 +95,7 @@ static void test_counter_layouts(void **state)
 {
 	(void)state;
 	assert_int_equal(sizeof(struct berth_port_counters), 6 * sizeof(uint64_t));
-	assert_int_equal(sizeof(struct berth_xdp_counters), 3 * sizeof(uint64_t));
+	assert_int_equal(sizeof(struct berth_xdp_counters), 4 * sizeof(uint64_t));
 	assert_int_equal(sizeof(struct berth_xdp_source), 4 * sizeof(uint64_t));
 }
 
@@ -116,7 +116,7 @@ static void test_sub(void **state)
 	struct berth_port_counters now = { 10, 20, 3000, 4000, 50, 60 };
 	struct berth_port_counters then = { 4, 20, 1000, 0, 49, 1 };
 	struct berth_port_counters delta;
-	struct berth_xdp_counters xnow = { 100, 1ULL << 50, 7 }, xthen = { 1, 1, 7 }, xdelta;
+	struct berth_xdp_counters xnow = { 100, 1ULL << 50, 7, 3 }, xthen = { 1, 1, 7, 1 }, xdelta;
 
 	(void)state;
 	counters_sub(&now, &then, sizeof(now), &delta);
@@ -131,6 +131,7 @@ static void test_sub(void **state)
 	assert_int_equal(xdelta.packets, 99);
 	assert_int_equal(xdelta.bytes, (1ULL << 50) - 1);
 	assert_int_equal(xdelta.syns, 0);
+	assert_int_equal(xdelta.syns_dropped, 2);
 
 	/* In place: out may be a. */
 	counters_sub(&now, &then, sizeof(now), &now);
