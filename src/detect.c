@@ -15,6 +15,7 @@ enum detector_kind {
 	KIND_NEW_SOURCE,
 	KIND_PORT_SCAN,
 	KIND_RATE_SPIKE,
+	KIND_EXPOSURE,
 };
 
 /* What a window, a suppression and a baseline are kept per. Zeroed padding. */
@@ -370,6 +371,39 @@ void detect_port_rate(struct detector *d, uint64_t now_ms, const struct containe
 	}
 	/* Adapts: an exponential mean over about ten intervals. */
 	base->mean += (rate - base->mean) * 0.1;
+}
+
+static bool is_loopback(const char *host_ip)
+{
+	uint8_t a[ADDR_LEN];
+	static const uint8_t v6_loopback[ADDR_LEN] = { [15] = 1 };
+
+	if (addr_parse(host_ip, a))
+		return false;
+	return (addr_is_v4mapped(a) && a[12] == 127) || !memcmp(a, v6_loopback, ADDR_LEN);
+}
+
+void detect_exposure(struct detector *d, uint64_t now_ms, const struct container *c)
+{
+	if (d->policy->profile != PROFILE_DEVELOPMENT)
+		return;
+	for (unsigned int i = 0; i < c->n_bindings; i++) {
+		const struct port_binding *b = &c->bindings[i];
+		struct alert a = { .action = "exposure",
+				   .rule_name = "development-profile",
+				   .severity = 47,
+				   .view = "runtime",
+				   .count = 1,
+				   .threshold = 1 };
+		struct window_key key;
+
+		if (is_loopback(b->host_ip))
+			continue;
+		fill_target(&a, NULL, c, b, b->host_port, b->protocol);
+		key = make_key(KIND_EXPOSURE, scope_of(c, b->host_ip), NULL, b->host_port,
+			       b->protocol);
+		raise_alert(d, &key, now_ms, &a);
+	}
 }
 
 void detect_expire(struct detector *d, uint64_t now_ms)

@@ -88,6 +88,12 @@ void detect_port_rate(struct detector *d, uint64_t now_ms, const struct containe
 		      const struct port_binding *b, uint16_t port, uint8_t protocol,
 		      uint64_t connections, unsigned int interval_s);
 
+/*
+ * The development profile: every published port must bind to loopback. An
+ * exposure alert per binding of c that does not.
+ */
+void detect_exposure(struct detector *d, uint64_t now_ms, const struct container *c);
+
 /* Drops windows and suppressions that have run out (call every interval). */
 void detect_expire(struct detector *d, uint64_t now_ms);
 

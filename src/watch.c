@@ -78,6 +78,7 @@ struct watcher {
 	int64_t held_since_ms;
 	uint64_t xdp_sources_evicted; /* reported so far */
 	uint64_t xdp_ports_evicted;
+	uint64_t detector_evictions_reported;
 	bool output_failed;
 };
 
@@ -437,6 +438,12 @@ static void report_losses(struct watcher *w, uint64_t now)
 
 	if (stats_read_health(&w->stats, bpf_map__fd(skel->maps.health)))
 		log_warn("cannot read health counters: %s", strerror(errno));
+	if (w->detect.evictions > w->detector_evictions_reported) {
+		emit(w, ecs_events_lost(&w->line, &w->meta, now, "detector-state-evicted",
+					w->detect.evictions - w->detector_evictions_reported,
+					w->detect.evictions));
+		w->detector_evictions_reported = w->detect.evictions;
+	}
 	for (int i = 0; i < BERTH_CNT__MAX; i++) {
 		const char *cause = health_loss_cause(i);
 		uint64_t delta = w->stats.health[i] - w->stats.health_reported[i];
@@ -471,6 +478,7 @@ static void container_started(void *ctx, const struct container *c)
 	struct watcher *w = ctx;
 
 	emit(w, ecs_container_change(&w->line, &w->meta, now_realtime(), "container-started", c));
+	detect_exposure(&w->detect, monotonic_ms(), c);
 }
 
 static void container_stopped(void *ctx, const struct container *c)
@@ -807,6 +815,8 @@ int watch_run(const struct watch_options *opts, struct policy *policy)
 			     !opts->podman_socket_given);
 	/* Know the containers before the first event needs them. */
 	runtimes_connect(&w.runtimes, monotonic_ms());
+	for (unsigned int i = 0; i < w.inv.containers.count; i++)
+		detect_exposure(&w.detect, monotonic_ms(), &w.inv.containers.items[i]);
 	w.loader.skel->bss->count_all_ports = opts->all;
 	push_detector_settings(&w);
 	push_published_ports(&w, true);

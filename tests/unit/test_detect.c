@@ -294,6 +294,58 @@ static void test_new_source_after_learning(void **state)
 	assert_int_equal(count_action("new-source"), 1);
 }
 
+static int setup_development(void **state)
+{
+	return setup_with(state, "profile: development\n");
+}
+
+/* Development: published ports must bind to loopback; each other binding is an exposure. */
+static void test_exposure_in_development(void **state)
+{
+	struct fixture *f = *state;
+	struct port_binding bindings[] = {
+		{ .host_ip = "127.0.0.1",
+		  .host_port = 8080,
+		  .container_port = 80,
+		  .protocol = IPPROTO_TCP },
+		{ .host_ip = "::1",
+		  .host_port = 8080,
+		  .container_port = 80,
+		  .protocol = IPPROTO_TCP },
+		{ .host_ip = "0.0.0.0",
+		  .host_port = 5432,
+		  .container_port = 5432,
+		  .protocol = IPPROTO_TCP },
+		{ .host_ip = "::",
+		  .host_port = 5432,
+		  .container_port = 5432,
+		  .protocol = IPPROTO_TCP },
+	};
+	struct container c = db;
+
+	c.bindings = bindings;
+	c.n_bindings = 4;
+	detect_exposure(&f->d, 1000, &c);
+	assert_int_equal(count_action("exposure"), 2);
+	assert_int_equal(last_of("exposure")->port, 5432);
+	assert_string_equal(last_of("exposure")->rule_name, "development-profile");
+	/* Once per suppression window, however often it is checked. */
+	detect_exposure(&f->d, 2000, &c);
+	assert_int_equal(count_action("exposure"), 2);
+}
+
+/* Production: nothing to say. */
+static void test_no_exposure_in_production(void **state)
+{
+	struct fixture *f = *state;
+	struct container c = web;
+
+	c.bindings = &web80;
+	c.n_bindings = 1;
+	detect_exposure(&f->d, 1000, &c);
+	assert_int_equal(count_action("exposure"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +359,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bounded_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_source_after_learning, setup_new_source,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_exposure_in_development, setup_development,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_no_exposure_in_production, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
