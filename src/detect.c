@@ -406,49 +406,43 @@ void detect_exposure(struct detector *d, uint64_t now_ms, const struct container
 	}
 }
 
+struct expiry {
+	struct detector *d;
+	uint64_t now_ms;
+};
+
+static bool window_over(const void *key, void *value, void *ctx)
+{
+	const struct window *w = value;
+	const struct expiry *e = ctx;
+
+	(void)key;
+	return e->now_ms - w->start_ms >= w->length_ms;
+}
+
+/* A window that held alerts back ends with one record that counts them. */
+static bool suppression_over(const void *key, void *value, void *ctx)
+{
+	struct suppression *s = value;
+	const struct expiry *e = ctx;
+
+	(void)key;
+	if (e->now_ms < s->until_ms)
+		return false;
+	if (s->suppressed) {
+		struct alert a = s->last;
+
+		a.suppressed = s->suppressed;
+		a.count = 0;
+		e->d->emit(e->d->ctx, &a);
+	}
+	return true;
+}
+
 void detect_expire(struct detector *d, uint64_t now_ms)
 {
-	struct window_key *key, *doomed = NULL;
-	struct suppression *s;
-	struct window *w;
-	size_t n = 0, iter = 0;
+	struct expiry e = { .d = d, .now_ms = now_ms };
 
-	while (hashmap_next(&d->windows, &iter, (void **)&key, (void **)&w)) {
-		void *grown;
-
-		if (now_ms - w->start_ms < w->length_ms)
-			continue;
-		grown = realloc(doomed, (n + 1) * sizeof(*doomed));
-		if (!grown)
-			break;
-		doomed = grown;
-		doomed[n++] = *key;
-	}
-	for (size_t i = 0; i < n; i++)
-		hashmap_remove(&d->windows, &doomed[i]);
-
-	/* A window that held alerts back ends with one record that counts them. */
-	n = 0;
-	iter = 0;
-	while (hashmap_next(&d->suppress, &iter, (void **)&key, (void **)&s)) {
-		void *grown;
-
-		if (now_ms < s->until_ms)
-			continue;
-		if (s->suppressed) {
-			struct alert a = s->last;
-
-			a.suppressed = s->suppressed;
-			a.count = 0;
-			d->emit(d->ctx, &a);
-		}
-		grown = realloc(doomed, (n + 1) * sizeof(*doomed));
-		if (!grown)
-			break;
-		doomed = grown;
-		doomed[n++] = *key;
-	}
-	for (size_t i = 0; i < n; i++)
-		hashmap_remove(&d->suppress, &doomed[i]);
-	free(doomed);
+	hashmap_remove_if(&d->windows, window_over, &e);
+	hashmap_remove_if(&d->suppress, suppression_over, &e);
 }

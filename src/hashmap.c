@@ -170,6 +170,28 @@ bool hashmap_remove(struct hashmap *map, const void *key)
 	return true;
 }
 
+size_t hashmap_remove_if(struct hashmap *map,
+			 bool (*doomed)(const void *key, void *value, void *ctx), void *ctx)
+{
+	unsigned char *keys = NULL, *grown;
+	size_t n = 0, iter = 0;
+	void *key, *value;
+
+	while (hashmap_next(map, &iter, &key, &value)) {
+		if (!doomed(key, value, ctx))
+			continue;
+		grown = realloc(keys, (n + 1) * map->key_size);
+		if (!grown)
+			break; /* the rest waits for the next call */
+		keys = grown;
+		memcpy(keys + n++ * map->key_size, key, map->key_size);
+	}
+	for (size_t i = 0; i < n; i++)
+		hashmap_remove(map, keys + i * map->key_size);
+	free(keys);
+	return n;
+}
+
 bool hashmap_next(const struct hashmap *map, size_t *iter, void **key, void **value)
 {
 	while (*iter < map->capacity) {

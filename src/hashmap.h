@@ -30,6 +30,15 @@ void *hashmap_get(const struct hashmap *map, const void *key);
 void *hashmap_upsert(struct hashmap *map, const void *key, bool *inserted);
 bool hashmap_remove(struct hashmap *map, const void *key);
 
+/*
+ * Removes every member for which doomed(key, value, ctx) is true (it may
+ * release what the value owns first). Deleting while iterating would move
+ * members under the iterator, so the keys are collected first. Returns how
+ * many went.
+ */
+size_t hashmap_remove_if(struct hashmap *map,
+			 bool (*doomed)(const void *key, void *value, void *ctx), void *ctx);
+
 /* Iteration: for (i = 0; hashmap_next(map, &i, &k, &v);) */
 bool hashmap_next(const struct hashmap *map, size_t *iter, void **key, void **value);
 

@@ -297,37 +297,37 @@ unsigned int inventory_expire(struct inventory *inv, int64_t now_ms, int64_t kee
 	return expired;
 }
 
-unsigned int inventory_prune_cgroups(struct inventory *inv,
-				     void (*gone)(void *ctx, uint64_t cgroup_id), void *ctx)
+struct prune {
+	struct inventory *inv;
+	void (*gone)(void *ctx, uint64_t cgroup_id);
+	void *ctx;
+};
+
+/* Its directory is gone (or is another one now): forget it, after telling. */
+static bool cgroup_gone_from_fs(const void *key, void *value, void *ctx)
 {
-	uint64_t *dead = NULL, *id;
-	struct cgroup_entry *entry;
-	size_t n = 0, iter = 0;
+	const uint64_t *id = key;
+	struct cgroup_entry *entry = value;
+	struct prune *p = ctx;
 	char dir[8192];
 	struct stat st;
 
-	/* Collect first: removing while iterating would shift slots under us. */
-	while (hashmap_next(&inv->by_cgroup, &iter, (void **)&id, (void **)&entry)) {
-		uint64_t *grown;
+	snprintf(dir, sizeof(dir), "%s%s", p->inv->cgroups.mount, entry->path);
+	if (!stat(dir, &st) && st.st_ino == *id)
+		return false;
+	if (p->gone)
+		p->gone(p->ctx, *id);
+	free(entry->path);
+	entry->path = NULL;
+	return true;
+}
 
-		snprintf(dir, sizeof(dir), "%s%s", inv->cgroups.mount, entry->path);
-		if (!stat(dir, &st) && st.st_ino == *id)
-			continue;
-		grown = realloc(dead, (n + 1) * sizeof(*dead));
-		if (!grown)
-			break;
-		dead = grown;
-		dead[n++] = *id;
-	}
-	for (size_t i = 0; i < n; i++) {
-		entry = hashmap_get(&inv->by_cgroup, &dead[i]);
-		if (gone)
-			gone(ctx, dead[i]);
-		free(entry->path);
-		hashmap_remove(&inv->by_cgroup, &dead[i]);
-	}
-	free(dead);
-	return n;
+unsigned int inventory_prune_cgroups(struct inventory *inv,
+				     void (*gone)(void *ctx, uint64_t cgroup_id), void *ctx)
+{
+	struct prune p = { .inv = inv, .gone = gone, .ctx = ctx };
+
+	return hashmap_remove_if(&inv->by_cgroup, cgroup_gone_from_fs, &p);
 }
 
 void inventory_for_each_published(const struct inventory *inv,

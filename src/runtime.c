@@ -433,27 +433,17 @@ const struct container *runtimes_inspect(struct runtimes *rts, const char *runti
 	return rt ? learn_container(rts, rt, id) : learn_from_oci(rts, id);
 }
 
+static bool inspected_long_ago(const void *key, void *value, void *ctx)
+{
+	const int64_t *last = value, *now_ms = ctx;
+
+	(void)key;
+	return *now_ms - *last >= INSPECT_MEMORY_MS;
+}
+
 void runtimes_expire_inspected(struct runtimes *rts, int64_t now_ms)
 {
-	char(*old)[CONTAINER_ID_MAX + 1] = NULL;
-	size_t n = 0, iter = 0;
-	int64_t *last;
-	char *key;
-
-	while (hashmap_next(&rts->inspected, &iter, (void **)&key, (void **)&last)) {
-		void *grown;
-
-		if (now_ms - *last < INSPECT_MEMORY_MS)
-			continue;
-		grown = realloc(old, (n + 1) * sizeof(*old));
-		if (!grown)
-			break;
-		old = grown;
-		memcpy(old[n++], key, CONTAINER_ID_MAX + 1);
-	}
-	for (size_t i = 0; i < n; i++)
-		hashmap_remove(&rts->inspected, old[i]);
-	free(old);
+	hashmap_remove_if(&rts->inspected, inspected_long_ago, &now_ms);
 }
 
 void runtimes_add(struct runtimes *rts, const char *name, const char *socket_path,

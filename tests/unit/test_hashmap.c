@@ -364,6 +364,39 @@ static void test_struct_keys(void **state)
 	hashmap_free(&map);
 }
 
+static bool is_odd_value(const void *key, void *value, void *ctx)
+{
+	unsigned int *calls = ctx;
+
+	(void)key;
+	(*calls)++;
+	return *(uint64_t *)value % 2;
+}
+
+/* Removing while walking: every member is judged once, the kept ones stay findable. */
+static void test_remove_if(void **state)
+{
+	struct hashmap map;
+	unsigned int calls = 0;
+
+	(void)state;
+	assert_int_equal(hashmap_init(&map, sizeof(uint64_t), sizeof(uint64_t)), 0);
+	for (uint64_t k = 0; k < 1000; k++)
+		*(uint64_t *)hashmap_upsert(&map, &k, NULL) = k;
+	assert_int_equal(hashmap_remove_if(&map, is_odd_value, &calls), 500);
+	assert_int_equal(calls, 1000);
+	assert_int_equal(map.count, 500);
+	for (uint64_t k = 0; k < 1000; k++) {
+		uint64_t *v = hashmap_get(&map, &k);
+
+		if (k % 2)
+			assert_null(v);
+		else
+			assert_true(v && *v == k);
+	}
+	hashmap_free(&map);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,6 +407,7 @@ int main(void)
 		cmocka_unit_test(test_remove_dense_wraparound),
 		cmocka_unit_test(test_iteration),
 		cmocka_unit_test(test_struct_keys),
+		cmocka_unit_test(test_remove_if),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
