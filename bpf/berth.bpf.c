@@ -128,9 +128,11 @@ static __always_inline bool cgroup_ignored(__u64 cgroup_id)
 bool count_all_ports = false;
 
 /* The policy's detector settings, set by user space (0: off). */
-__u32 scan_threshold = 0;   /* distinct ports of one source that make a scan */
-__u64 scan_window_ns = 0;   /* in this long */
-__u64 unauth_report_ns = 0; /* one unauthorized-SYN event per (source, port) per this */
+__u32 scan_threshold = 0;     /* distinct ports of one source that make a scan */
+__u64 scan_window_ns = 0;     /* in this long */
+__u64 unauth_report_ns = 0;   /* one unauthorized-SYN event per (source, port) per this */
+__u32 attempts_threshold = 0; /* SYNs of one source to one port that make a brute force */
+__u64 attempts_window_ns = 0; /* in this long */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -153,6 +155,14 @@ struct {
 	__type(key, struct berth_xdp_source_key);
 	__type(value, struct berth_scan_source);
 } scan_sources SEC(".maps");
+
+/* SYNs per (source, port) per attempts window; same key shape as scan_pairs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct berth_scan_pair);
+	__type(value, __u32);
+} attempts SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -788,7 +798,8 @@ static __always_inline void track_scan(const __u8 src[BERTH_ADDR_LEN], __u16 por
 	if (!s) {
 		struct berth_scan_source fresh = { .epoch = epoch };
 
-		bpf_map_update_elem(&scan_sources, &key, &fresh, BPF_NOEXIST);
+		if (!bpf_map_update_elem(&scan_sources, &key, &fresh, BPF_NOEXIST))
+			count_health(BERTH_CNT_SCAN_SOURCE_INSERTS);
 		s = bpf_map_lookup_elem(&scan_sources, &key);
 		if (!s)
 			return;
@@ -811,6 +822,49 @@ static __always_inline void track_scan(const __u8 src[BERTH_ADDR_LEN], __u16 por
 	__builtin_memcpy(event->remote_addr, src, BERTH_ADDR_LEN);
 	event->bytes_in = ports;
 	event->duration_ns = scan_window_ns;
+	event->timestamp_ns = now;
+	submit_event(event);
+}
+
+/*
+ * A SYN from src to a port is one attempt, connection or failed handshake
+ * alike; the count reaching attempts_threshold in a window is reported once.
+ */
+static __always_inline void track_attempts(const __u8 src[BERTH_ADDR_LEN], __u16 port,
+					   __u8 protocol, __u64 now)
+{
+	struct berth_scan_pair key = { .port = port, .protocol = protocol };
+	struct berth_event *event;
+	__u32 one = 1, n, *count;
+
+	if (!attempts_threshold || !attempts_window_ns)
+		return;
+	__builtin_memcpy(key.addr, src, BERTH_ADDR_LEN);
+	key.epoch = now / attempts_window_ns;
+	count = bpf_map_lookup_elem(&attempts, &key);
+	if (!count) {
+		if (!bpf_map_update_elem(&attempts, &key, &one, BPF_NOEXIST)) {
+			n = 1;
+			goto check;
+		}
+		count = bpf_map_lookup_elem(&attempts, &key);
+		if (!count)
+			return;
+	}
+	n = __sync_add_and_fetch(count, 1);
+check:
+	/* Exactly at the threshold: once per window, whatever follows. */
+	if (n != attempts_threshold)
+		return;
+	event = reserve_event();
+	if (!event)
+		return;
+	event->kind = BERTH_EV_ATTEMPTS;
+	event->protocol = protocol;
+	event->local_port = port;
+	__builtin_memcpy(event->remote_addr, src, BERTH_ADDR_LEN);
+	event->bytes_in = n;
+	event->duration_ns = attempts_window_ns;
 	event->timestamp_ns = now;
 	submit_event(event);
 }
@@ -843,6 +897,8 @@ static __always_inline bool judge_syn(const struct berth_published *published,
 		*last = now;
 	else if (bpf_map_update_elem(&unauthorized_reported, &seen, &now, BPF_NOEXIST))
 		return drop; /* another CPU reported it just now */
+	else
+		count_health(BERTH_CNT_UNAUTH_INSERTS);
 	event = reserve_event();
 	if (!event)
 		return drop;
@@ -902,6 +958,7 @@ int count_xdp(struct xdp_md *ctx)
 		if (published && (published->flags & BERTH_PUBLISHED_PROTECTED))
 			drop = judge_syn(published, pkt.saddr, pkt.dport, pkt.protocol, now);
 		track_scan(pkt.saddr, pkt.dport, pkt.protocol, now);
+		track_attempts(pkt.saddr, pkt.dport, pkt.protocol, now);
 	}
 	if (!count_all_ports && !published)
 		port_key.port = BERTH_UNPUBLISHED_PORT;

@@ -34,6 +34,12 @@ enum berth_event_kind {
 	 * Once per (source, port) per report interval.
 	 */
 	BERTH_EV_UNAUTHORIZED = 5,
+	/*
+	 * XDP: one source sent bytes_in SYNs (connections or failed
+	 * handshakes) to one port (local_port) within duration_ns. Once per
+	 * (source, port) per window.
+	 */
+	BERTH_EV_ATTEMPTS = 6,
 };
 
 /*
@@ -207,6 +213,8 @@ enum berth_counter {
 	BERTH_CNT_XDP_MALFORMED,       /* truncated or invalid headers (passed) */
 	BERTH_CNT_XDP_PORT_INSERTS,    /* new xdp_ports entries (for evictions) */
 	BERTH_CNT_CONN_FALLBACK,       /* sk_storage failed, conn_fallback took it */
+	BERTH_CNT_SCAN_SOURCE_INSERTS, /* new scan_sources entries (for evictions) */
+	BERTH_CNT_UNAUTH_INSERTS,      /* new unauthorized_reported entries (for evictions) */
 	BERTH_CNT__MAX,
 };
 

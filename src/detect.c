@@ -221,7 +221,9 @@ void detect_connection(struct detector *d, uint64_t now_ms, const uint8_t source
 		raise_alert(d, &key, now_ms, &a);
 	}
 	if (cfg->brute_force.enabled) {
-		key = make_key(KIND_BRUTE_FORCE, scope_of(c, NULL), source, port, protocol);
+		/* Keyed by the host port when published: XDP's count shares it. */
+		key = make_key(KIND_BRUTE_FORCE, scope_of(c, NULL), source, b ? b->host_port : port,
+			       protocol);
 		n = count_in_window(d, &key, now_ms, cfg->brute_force.window_ms, 1);
 		if (n >= cfg->brute_force.connections) {
 			struct alert a = { .action = "brute-force",
@@ -298,6 +300,27 @@ void detect_scan(struct detector *d, uint64_t now_ms, const uint8_t source[ADDR_
 	if (!d->policy->detect.port_scan.enabled)
 		return;
 	fill_target(&a, source, NULL, NULL, last_port, protocol);
+	raise_alert(d, &key, now_ms, &a);
+}
+
+void detect_attempts(struct detector *d, uint64_t now_ms, const uint8_t source[ADDR_LEN],
+		     const struct container *c, const struct port_binding *b, uint16_t port,
+		     uint8_t protocol, uint64_t attempts, uint64_t window_ms)
+{
+	const struct policy_rule *rule = policy_match(d->policy, c, b);
+	struct window_key key =
+		make_key(KIND_BRUTE_FORCE, scope_of(c, NULL), source, port, protocol);
+	struct alert a = { .action = "brute-force",
+			   .rule_name = rule ? rule->name : "brute-force",
+			   .severity = 63,
+			   .view = "interface",
+			   .count = attempts,
+			   .threshold = d->policy->detect.brute_force.connections,
+			   .window_ms = window_ms };
+
+	if (!d->policy->detect.brute_force.enabled)
+		return;
+	fill_target(&a, source, c, b, port, protocol);
 	raise_alert(d, &key, now_ms, &a);
 }
 

@@ -77,6 +77,15 @@ void detect_scan(struct detector *d, uint64_t now_ms, const uint8_t source[ADDR_
 		 unsigned int ports, uint64_t window_ms, uint16_t last_port, uint8_t protocol);
 
 /*
+ * The kernel saw one source send `attempts` SYNs (connections or failed
+ * handshakes) to host port `port` within window_ms: brute-force, sharing
+ * its suppression with the socket view's.
+ */
+void detect_attempts(struct detector *d, uint64_t now_ms, const uint8_t source[ADDR_LEN],
+		     const struct container *c, const struct port_binding *b, uint16_t port,
+		     uint8_t protocol, uint64_t attempts, uint64_t window_ms);
+
+/*
  * A SYN the kernel judged outside a protected port's allowlist (interface
  * view, true source before DNAT), dropped when the rule enforces.
  */

@@ -79,6 +79,8 @@ struct watcher {
 	uint64_t xdp_sources_evicted; /* reported so far */
 	uint64_t xdp_ports_evicted;
 	uint64_t detector_evictions_reported;
+	uint64_t scan_sources_evicted;
+	uint64_t unauth_reported_evicted;
 	bool output_failed;
 };
 
@@ -262,8 +264,13 @@ static void report_xdp_event(struct watcher *w, const struct berth_event *ev)
 		return;
 	}
 	c = inventory_by_host_port(&w->inv, ev->local_port, ev->protocol, &binding);
-	detect_unauthorized_syn(&w->detect, monotonic_ms(), ev->remote_addr, c, binding,
-				ev->bytes_in);
+	if (ev->kind == BERTH_EV_ATTEMPTS)
+		detect_attempts(&w->detect, monotonic_ms(), ev->remote_addr, c, binding,
+				ev->local_port, ev->protocol, ev->bytes_in,
+				ev->duration_ns / 1000000);
+	else
+		detect_unauthorized_syn(&w->detect, monotonic_ms(), ev->remote_addr, c, binding,
+					ev->bytes_in);
 }
 
 /* Reports the held events, in order, once cgroupfs may be walked again (or now). */
@@ -291,7 +298,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(*ev))
 		return 0;
 	/* XDP's judgements name a host port, not a cgroup: nothing to wait for. */
-	if (ev->kind == BERTH_EV_PORT_SCAN || ev->kind == BERTH_EV_UNAUTHORIZED) {
+	if (ev->kind == BERTH_EV_PORT_SCAN || ev->kind == BERTH_EV_UNAUTHORIZED ||
+	    ev->kind == BERTH_EV_ATTEMPTS) {
 		report_xdp_event(w, ev);
 		return 0;
 	}
@@ -461,6 +469,13 @@ static void report_losses(struct watcher *w, uint64_t now)
 	report_evictions(w, now, bpf_map__fd(skel->maps.xdp_ports),
 			 sizeof(struct berth_xdp_port_key), BERTH_CNT_XDP_PORT_INSERTS,
 			 &w->xdp_ports_evicted, "xdp-port-evicted");
+	/* Per-source detector state; the windowed pair maps turn over by design. */
+	report_evictions(w, now, bpf_map__fd(skel->maps.scan_sources),
+			 sizeof(struct berth_xdp_source_key), BERTH_CNT_SCAN_SOURCE_INSERTS,
+			 &w->scan_sources_evicted, "scan-source-evicted");
+	report_evictions(w, now, bpf_map__fd(skel->maps.unauthorized_reported),
+			 sizeof(struct berth_unauth_key), BERTH_CNT_UNAUTH_INSERTS,
+			 &w->unauth_reported_evicted, "unauthorized-memory-evicted");
 }
 
 static void report_stats(struct watcher *w)
@@ -538,6 +553,8 @@ static void push_detector_settings(struct watcher *w)
 	bss->scan_threshold = d->port_scan.enabled ? d->port_scan.ports : 0;
 	bss->scan_window_ns = d->port_scan.window_ms * 1000000ULL;
 	bss->unauth_report_ns = d->suppress_ms * 1000000ULL;
+	bss->attempts_threshold = d->brute_force.enabled ? d->brute_force.connections : 0;
+	bss->attempts_window_ns = d->brute_force.window_ms * 1000000ULL;
 }
 
 /* Pushes the published host ports to the kernel when the inventory changed. */

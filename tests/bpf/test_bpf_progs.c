@@ -885,6 +885,36 @@ static void test_xdp_port_scan(void **state)
 	assert_int_equal(map_entries(skel->maps.scan_pairs), 18);
 }
 
+/* SYNs of one source to one port, handshakes completed or not: one event at the threshold. */
+static void test_xdp_attempts(void **state)
+{
+	struct berth_bpf *skel = skel_of(state);
+	struct berth_event ev;
+	struct pkt p;
+
+	skel->bss->attempts_threshold = 5;
+	skel->bss->attempts_window_ns = 10ULL * 1000000000ULL;
+	for (int i = 0; i < 4; i++) {
+		build_v4_tcp(&p, 40000 + i, 8080, TCP_SYN);
+		run_xdp(skel, &p);
+	}
+	ev = drain_events(skel);
+	assert_int_equal(ev.cgroup_id, 0);
+	for (int i = 4; i < 12; i++) {
+		build_v4_tcp(&p, 40000 + i, 8080, TCP_SYN);
+		run_xdp(skel, &p);
+	}
+	ev = drain_events(skel);
+	assert_int_equal(ev.cgroup_id, 1);
+	assert_int_equal(ev.kind, BERTH_EV_ATTEMPTS);
+	assert_int_equal(ev.bytes_in, 5);
+	assert_int_equal(ev.local_port, 8080);
+	/* Other ports of the same source count apart. */
+	build_v4_tcp(&p, 40000, 8081, TCP_SYN);
+	run_xdp(skel, &p);
+	assert_int_equal(map_entries(skel->maps.attempts), 2);
+}
+
 /* The key's ifindex is the receiving device's, read from the ctx. */
 static void test_xdp_ifindex_from_ctx(void **state)
 {
@@ -1946,6 +1976,7 @@ int main(void)
 		T(test_published_ports_sync),
 		T(test_xdp_protected_port),
 		T(test_xdp_port_scan),
+		T(test_xdp_attempts),
 		T(test_xdp_ipv4_tcp_synack_not_syn),
 		T(test_xdp_ipv4_tcp_other_flags_not_syn),
 		T(test_xdp_ipv4_udp),

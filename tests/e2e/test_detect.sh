@@ -222,3 +222,34 @@ YAML
 	assert_ge "$(jq_first "$out" "$sel" '.berth.alert.rate_per_s | floor')" 10 "rate"
 	assert_le "$(jq_first "$out" "$sel" '.berth.alert.baseline_per_s | ceil')" 4 "baseline"
 }
+
+# Failed handshakes count as brute force too: SYNs to a published port
+# nothing listens behind (the container resets each one), seen by XDP.
+test_detect_brute_force_failed_handshakes() {
+	require_root || return $?
+	require_berth || return $?
+	require_connload || return $?
+	ensure_docker || return $?
+	local cfg=$BERTH_TEST_TMP/berth.yaml out=$BERTH_TEST_TMP/watch.json err=$BERTH_TEST_TMP/watch.err
+	local berth_pid dead_port r sel='.event.kind == "alert" and .event.action == "brute-force"'
+	ensure_test_image
+	netns_create dBf 198.51.100.1 198.51.100.2
+	dead_port=$(free_port 18760)
+	container_run berth-test-detdead -p "$dead_port:81" "$TEST_IMAGE" httpd -f -p 80 -h /www >/dev/null
+	cat >"$cfg" <<YAML
+interfaces: [bth-dBf]
+detect:
+  brute_force: {connections: 50, window: 10s}
+YAML
+	start_berth berth_pid "$out" "$err" watch --config "$cfg" --interval 1
+	r=$(netns_exec dBf "$CONNLOAD" --target "198.51.100.1:$dead_port" --connections 80 \
+		--concurrency 4 --conn-timeout-s 1 --timeout-s 20 || true)
+	assert_eq 0 "$(jq '.connections_ok // 0' <<<"$r")" "handshakes completed ($r)"
+	wait_for_json "$out" "$sel" 1 10
+	stop_process "$berth_pid"
+	assert_eq 1 "$(jq_count "$out" "$sel")" "brute-force alerts"
+	assert_eq '"interface"' "$(jq_first "$out" "$sel" .berth.view)" "view"
+	assert_eq '"198.51.100.2"' "$(jq_first "$out" "$sel" .source.ip)" "source"
+	assert_eq "$dead_port" "$(jq_first "$out" "$sel" .destination.port)" "host port"
+	assert_eq '"berth-test-detdead"' "$(jq_first "$out" "$sel" .container.name)" "container"
+}

@@ -245,6 +245,23 @@ static void test_baseline_survives_reload(void **state)
 	policy_free(&other);
 }
 
+/* XDP's attempts and the socket view's connections share one alert per window. */
+static void test_attempts_share_brute_force(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t a[ADDR_LEN];
+
+	addr(a, "198.51.100.6");
+	detect_attempts(&f->d, 1000, a, &web, &web80, 8080, IPPROTO_TCP, 5, 10000);
+	assert_int_equal(count_action("brute-force"), 1);
+	assert_string_equal(last_of("brute-force")->view, "interface");
+	assert_int_equal(last_of("brute-force")->port, 8080);
+	/* The same burst seen by the sockets: no second alert. */
+	for (int i = 0; i < 6; i++)
+		connect_web(f, 1100 + i, "198.51.100.6");
+	assert_int_equal(count_action("brute-force"), 1);
+}
+
 static void test_port_scan(void **state)
 {
 	struct fixture *f = *state;
@@ -356,6 +373,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rate_spike, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_baseline_survives_reload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_port_scan, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attempts_share_brute_force, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bounded_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_source_after_learning, setup_new_source,
 						teardown),
