@@ -43,11 +43,28 @@ struct suppression {
 	char rule_name[POLICY_NAME_MAX];
 };
 
+/* What a rule's selection depends on: the container's names and the binding. */
+struct rule_cache_key {
+	uint64_t container; /* hash of id, name and image */
+	uint16_t container_port;
+	uint16_t host_port;
+	uint8_t protocol;
+	uint8_t pad[3];
+};
+
 struct baseline {
 	uint64_t start_ms;
 	double mean; /* connections per second */
 	uint64_t samples;
 };
+
+static bool forget_all(const void *key, void *value, void *ctx)
+{
+	(void)key;
+	(void)value;
+	(void)ctx;
+	return true;
+}
 
 /* FNV-1a: a container id (and a rule name) to a scope. */
 static uint64_t scope_of(const struct container *c, const char *rule)
@@ -84,7 +101,9 @@ int detect_init(struct detector *d, const struct policy *policy, uint64_t now_ms
 	d->ctx = ctx;
 	if (hashmap_init(&d->windows, sizeof(struct window_key), sizeof(struct window)) ||
 	    hashmap_init(&d->suppress, sizeof(struct window_key), sizeof(struct suppression)) ||
-	    hashmap_init(&d->baselines, sizeof(struct window_key), sizeof(struct baseline))) {
+	    hashmap_init(&d->baselines, sizeof(struct window_key), sizeof(struct baseline)) ||
+	    hashmap_init(&d->rule_cache, sizeof(struct rule_cache_key),
+			 sizeof(const struct policy_rule *))) {
 		detect_free(d);
 		return -ENOMEM;
 	}
@@ -96,11 +115,14 @@ void detect_free(struct detector *d)
 	hashmap_free(&d->windows);
 	hashmap_free(&d->suppress);
 	hashmap_free(&d->baselines);
+	hashmap_free(&d->rule_cache);
 }
 
 void detect_set_policy(struct detector *d, const struct policy *policy)
 {
 	d->policy = policy;
+	/* The cached rules point into the old policy. */
+	hashmap_remove_if(&d->rule_cache, forget_all, NULL);
 }
 
 /*
@@ -199,12 +221,51 @@ static void fill_target(struct alert *a, const uint8_t source[ADDR_LEN], const s
 	a->protocol = protocol;
 }
 
+/*
+ * The rule for (c, b), remembered: matching walks every rule with
+ * fnmatch(), too slow for every connection of a busy port when there are
+ * many rules. Forgotten when the policy changes.
+ */
+static const struct policy_rule *rule_for(struct detector *d, const struct container *c,
+					  const struct port_binding *b)
+{
+	struct rule_cache_key key = { 0 };
+	const struct policy_rule **cached;
+	bool inserted;
+	uint64_t h = 1469598103934665603ULL;
+
+	if (!c)
+		return policy_match(d->policy, c, b);
+	for (const char *p = c->id; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	for (const char *p = c->name; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	for (const char *p = c->image; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	key.container = h;
+	if (b) {
+		key.container_port = b->container_port;
+		key.host_port = b->host_port;
+		key.protocol = b->protocol;
+	}
+	cached = hashmap_get(&d->rule_cache, &key);
+	if (cached)
+		return *cached;
+	if (d->rule_cache.count >= d->max_entries)
+		hashmap_remove_if(&d->rule_cache, forget_all, NULL);
+	cached = hashmap_upsert(&d->rule_cache, &key, &inserted);
+	if (!cached)
+		return policy_match(d->policy, c, b);
+	*cached = policy_match(d->policy, c, b);
+	return *cached;
+}
+
 void detect_connection(struct detector *d, uint64_t now_ms, const uint8_t source[ADDR_LEN],
 		       bool from_host, const struct container *c, const struct port_binding *b,
 		       uint16_t port, uint8_t protocol)
 {
 	const struct detect_config *cfg = &d->policy->detect;
-	const struct policy_rule *rule = policy_match(d->policy, c, b);
+	const struct policy_rule *rule = rule_for(d, c, b);
 	struct window_key key;
 	uint64_t n;
 
@@ -307,7 +368,7 @@ void detect_attempts(struct detector *d, uint64_t now_ms, const uint8_t source[A
 		     const struct container *c, const struct port_binding *b, uint16_t port,
 		     uint8_t protocol, uint64_t attempts, uint64_t window_ms)
 {
-	const struct policy_rule *rule = policy_match(d->policy, c, b);
+	const struct policy_rule *rule = rule_for(d, c, b);
 	struct window_key key =
 		make_key(KIND_BRUTE_FORCE, scope_of(c, NULL), source, port, protocol);
 	struct alert a = { .action = "brute-force",
@@ -327,7 +388,7 @@ void detect_attempts(struct detector *d, uint64_t now_ms, const uint8_t source[A
 void detect_unauthorized_syn(struct detector *d, uint64_t now_ms, const uint8_t source[ADDR_LEN],
 			     const struct container *c, const struct port_binding *b, bool dropped)
 {
-	const struct policy_rule *rule = policy_match(d->policy, c, b);
+	const struct policy_rule *rule = rule_for(d, c, b);
 	struct alert a = { .action = "unauthorized-source",
 			   .rule_name = rule ? rule->name : "unauthorized-source",
 			   .severity = dropped ? 47 : 73,
@@ -383,7 +444,7 @@ void detect_port_rate(struct detector *d, uint64_t now_ms, const struct containe
 				   .window_ms = (uint64_t)interval_s * 1000,
 				   .rate = rate,
 				   .baseline = base->mean };
-		const struct policy_rule *rule = policy_match(d->policy, c, b);
+		const struct policy_rule *rule = rule_for(d, c, b);
 
 		if (rule)
 			a.rule_name = rule->name;

@@ -43,9 +43,10 @@ typedef void (*alert_fn)(void *ctx, const struct alert *a);
 
 struct detector {
 	const struct policy *policy;
-	struct hashmap windows;	  /* struct window_key -> struct window */
-	struct hashmap suppress;  /* struct window_key -> struct suppression */
-	struct hashmap baselines; /* struct window_key -> struct baseline */
+	struct hashmap windows;	   /* struct window_key -> struct window */
+	struct hashmap suppress;   /* struct window_key -> struct suppression */
+	struct hashmap baselines;  /* struct window_key -> struct baseline */
+	struct hashmap rule_cache; /* container and binding -> the rule that applies */
 	uint64_t started_ms;
 	uint64_t evictions;
 	size_t max_entries;

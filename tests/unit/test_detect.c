@@ -138,6 +138,22 @@ static void test_unauthorized_source(void **state)
 	assert_int_equal(count_action("unauthorized-source"), 1);
 }
 
+/* The rule that applies is remembered per container and binding; a rename is a new lookup. */
+static void test_rule_follows_rename(void **state)
+{
+	struct fixture *f = *state;
+	struct container renamed = web;
+	uint8_t a[ADDR_LEN];
+
+	connect_web(f, 1000, "192.0.2.50");
+	assert_int_equal(count_action("unauthorized-source"), 1);
+	/* "web*" no longer matches: no rule, no allowlist to break. */
+	snprintf(renamed.name, sizeof(renamed.name), "api-1");
+	addr(a, "192.0.2.51");
+	detect_connection(&f->d, 2000, a, false, &renamed, &web80, 80, IPPROTO_TCP);
+	assert_int_equal(count_action("unauthorized-source"), 1);
+}
+
 /* One alert per (rule, source, port) per suppression window, then a count. */
 static void test_suppression(void **state)
 {
@@ -368,6 +384,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_unauthorized_source, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_suppression, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rule_follows_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_brute_force_window_edges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rate_spike, setup, teardown),
