@@ -362,6 +362,32 @@ static int for_each_pair(struct walk *w, const yaml_node_t *map, const char *wha
 	return 0;
 }
 
+/*
+ * Calls item(w, node, ctx) for each element of a list. With array, first
+ * allocates one element of elem_size per list element there (at least
+ * one, so that an empty list is an empty array, not NULL).
+ */
+static int for_each_item(struct walk *w, const yaml_node_t *list, const char *what, void **array,
+			 size_t elem_size,
+			 int (*item)(struct walk *w, const yaml_node_t *node, void *ctx), void *ctx)
+{
+	size_t n;
+
+	if (expect_kind(w, list, YAML_SEQUENCE_NODE, what))
+		return -1;
+	n = list->data.sequence.items.top - list->data.sequence.items.start;
+	if (array) {
+		*array = calloc(n ? n : 1, elem_size);
+		if (!*array)
+			return fail(w, list, "%s: out of memory", what);
+	}
+	for (yaml_node_item_t *i = list->data.sequence.items.start;
+	     i < list->data.sequence.items.top; i++)
+		if (item(w, node_at(w, *i), ctx))
+			return -1;
+	return 0;
+}
+
 static int unknown_key(struct walk *w, const yaml_node_t *key_node, const char *where,
 		       const char *key, const char *expected)
 {
@@ -370,32 +396,27 @@ static int unknown_key(struct walk *w, const yaml_node_t *key_node, const char *
 
 /* ---- rules ---- */
 
+static int allow_item(struct walk *w, const yaml_node_t *node, void *ctx)
+{
+	struct policy_rule *rule = ctx;
+	const char *v = scalar(w, node, "allow");
+
+	if (!v)
+		return -1;
+	if (cidr_parse(v, &rule->allow[rule->n_allow]))
+		return fail(w, node,
+			    "allow: '%s' is not an address or a CIDR prefix like "
+			    "198.51.100.0/24 or 2001:db8::/32 (host bits must be zero)",
+			    v);
+	rule->n_allow++;
+	return 0;
+}
+
 static int rule_allow(struct walk *w, const yaml_node_t *list, struct policy_rule *rule)
 {
-	size_t n;
-
-	if (expect_kind(w, list, YAML_SEQUENCE_NODE, "allow"))
-		return -1;
-	n = list->data.sequence.items.top - list->data.sequence.items.start;
 	/* An empty list allows no one; it is kept as an allowlist of nothing. */
-	rule->allow = calloc(n ? n : 1, sizeof(*rule->allow));
-	if (!rule->allow)
-		return fail(w, list, "allow: out of memory");
-	for (yaml_node_item_t *item = list->data.sequence.items.start;
-	     item < list->data.sequence.items.top; item++) {
-		yaml_node_t *node = node_at(w, *item);
-		const char *v = scalar(w, node, "allow");
-
-		if (!v)
-			return -1;
-		if (cidr_parse(v, &rule->allow[rule->n_allow]))
-			return fail(w, node,
-				    "allow: '%s' is not an address or a CIDR prefix like "
-				    "198.51.100.0/24 or 2001:db8::/32 (host bits must be zero)",
-				    v);
-		rule->n_allow++;
-	}
-	return 0;
+	return for_each_item(w, list, "allow", (void **)&rule->allow, sizeof(*rule->allow),
+			     allow_item, rule);
 }
 
 static int rule_field(struct walk *w, const char *key, const yaml_node_t *key_node,
@@ -444,36 +465,28 @@ static int rule_field(struct walk *w, const char *key, const yaml_node_t *key_no
 			   "enforce");
 }
 
+static int rule_item(struct walk *w, const yaml_node_t *node, void *ctx)
+{
+	struct policy *p = ctx;
+	struct policy_rule *rule = &p->rules[p->n_rules++];
+
+	rule->line = node->start_mark.line + 1;
+	if (for_each_pair(w, node, "rule", rule_field, rule))
+		return -1;
+	if (!*rule->name)
+		return fail(w, node, "rule: no name (every rule needs one: alerts carry it)");
+	for (unsigned int i = 0; i + 1 < p->n_rules; i++)
+		if (!strcmp(p->rules[i].name, rule->name))
+			return fail(w, node, "rule '%s': the name is taken by the rule at line %u",
+				    rule->name, p->rules[i].line);
+	if (rule->enforce && !rule->allow)
+		return fail(w, node, "rule '%s': enforce needs an allow list", rule->name);
+	return 0;
+}
+
 static int parse_rules(struct walk *w, const yaml_node_t *list, struct policy *p)
 {
-	size_t n;
-
-	if (expect_kind(w, list, YAML_SEQUENCE_NODE, "rules"))
-		return -1;
-	n = list->data.sequence.items.top - list->data.sequence.items.start;
-	p->rules = calloc(n ? n : 1, sizeof(*p->rules));
-	if (!p->rules)
-		return fail(w, list, "rules: out of memory");
-	for (yaml_node_item_t *item = list->data.sequence.items.start;
-	     item < list->data.sequence.items.top; item++) {
-		yaml_node_t *node = node_at(w, *item);
-		struct policy_rule *rule = &p->rules[p->n_rules++];
-
-		rule->line = node->start_mark.line + 1;
-		if (for_each_pair(w, node, "rule", rule_field, rule))
-			return -1;
-		if (!*rule->name)
-			return fail(w, node,
-				    "rule: no name (every rule needs one: alerts carry it)");
-		for (unsigned int i = 0; i + 1 < p->n_rules; i++)
-			if (!strcmp(p->rules[i].name, rule->name))
-				return fail(w, node,
-					    "rule '%s': the name is taken by the rule at line %u",
-					    rule->name, p->rules[i].line);
-		if (rule->enforce && !rule->allow)
-			return fail(w, node, "rule '%s': enforce needs an allow list", rule->name);
-	}
-	return 0;
+	return for_each_item(w, list, "rules", (void **)&p->rules, sizeof(*p->rules), rule_item, p);
 }
 
 /* ---- detect ---- */
@@ -556,28 +569,28 @@ static int detect_field(struct walk *w, const char *key, const yaml_node_t *key_
 
 /* ---- top level ---- */
 
+static int interface_item(struct walk *w, const yaml_node_t *node, void *ctx)
+{
+	struct policy *p = ctx;
+	const char *v = scalar(w, node, "interfaces");
+
+	if (!v)
+		return -1;
+	/* IFNAMSIZ is 16 with the NUL. */
+	if (!*v || strlen(v) > 15 || strchr(v, '/') || strchr(v, ' '))
+		return fail(w, node, "interfaces: '%s' is not an interface name", v);
+	if (p->n_interfaces == POLICY_MAX_INTERFACES)
+		return fail(w, node, "interfaces: at most %d", POLICY_MAX_INTERFACES);
+	p->interfaces[p->n_interfaces] = strdup(v);
+	if (!p->interfaces[p->n_interfaces])
+		return fail(w, node, "interfaces: out of memory");
+	p->n_interfaces++;
+	return 0;
+}
+
 static int parse_interfaces(struct walk *w, const yaml_node_t *list, struct policy *p)
 {
-	if (expect_kind(w, list, YAML_SEQUENCE_NODE, "interfaces"))
-		return -1;
-	for (yaml_node_item_t *item = list->data.sequence.items.start;
-	     item < list->data.sequence.items.top; item++) {
-		yaml_node_t *node = node_at(w, *item);
-		const char *v = scalar(w, node, "interfaces");
-
-		if (!v)
-			return -1;
-		/* IFNAMSIZ is 16 with the NUL. */
-		if (!*v || strlen(v) > 15 || strchr(v, '/') || strchr(v, ' '))
-			return fail(w, node, "interfaces: '%s' is not an interface name", v);
-		if (p->n_interfaces == POLICY_MAX_INTERFACES)
-			return fail(w, node, "interfaces: at most %d", POLICY_MAX_INTERFACES);
-		p->interfaces[p->n_interfaces] = strdup(v);
-		if (!p->interfaces[p->n_interfaces])
-			return fail(w, node, "interfaces: out of memory");
-		p->n_interfaces++;
-	}
-	return 0;
+	return for_each_item(w, list, "interfaces", NULL, 0, interface_item, p);
 }
 
 static int top_field(struct walk *w, const char *key, const yaml_node_t *key_node,
