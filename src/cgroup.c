@@ -66,14 +66,17 @@ int cgroup2_find_mount(const char *mountinfo_path, char *out, size_t outlen)
 	return 0;
 }
 
-static bool is_hex_id(const char *s, size_t len)
+bool is_lower_hex(const char *s, size_t len)
 {
-	if (len != CONTAINER_ID_MAX)
-		return false;
 	for (size_t i = 0; i < len; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
 			return false;
 	return true;
+}
+
+static bool is_hex_id(const char *s, size_t len)
+{
+	return len == CONTAINER_ID_MAX && is_lower_hex(s, len);
 }
 
 /* "<prefix><64 hex><suffix>" exactly, e.g. "docker-" ... ".scope". */

@@ -20,6 +20,12 @@
 #define CONTAINER_ID_MAX 64
 
 /*
+ * len lower-case hex digits, what runtimes make container ids of. Ids go
+ * into paths and request URLs: every parser checks them with this.
+ */
+bool is_lower_hex(const char *s, size_t len);
+
+/*
  * Finds the cgroup2 mount in a mountinfo file (/proc/self/mountinfo). Pure
  * v2 hosts mount it at /sys/fs/cgroup, hybrid ones at
  * /sys/fs/cgroup/unified; the first is preferred when both exist. Returns 0,

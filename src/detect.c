@@ -58,24 +58,20 @@ struct baseline {
 	uint64_t samples;
 };
 
-static bool forget_all(const void *key, void *value, void *ctx)
+/* FNV-1a, continued over text: names to the hashes keys are made of. */
+static uint64_t fnv1a(uint64_t h, const char *text)
 {
-	(void)key;
-	(void)value;
-	(void)ctx;
-	return true;
-}
-
-/* FNV-1a: a container id (and a rule name) to a scope. */
-static uint64_t scope_of(const struct container *c, const char *rule)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (const char *p = c ? c->id : ""; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-	for (const char *p = rule ? rule : ""; *p; p++)
+	for (const char *p = text; *p; p++)
 		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
 	return h;
+}
+
+#define FNV1A_START 1469598103934665603ULL
+
+/* A container id (and a rule name) to a scope. */
+static uint64_t scope_of(const struct container *c, const char *rule)
+{
+	return fnv1a(fnv1a(FNV1A_START, c ? c->id : ""), rule ? rule : "");
 }
 
 static struct window_key make_key(enum detector_kind kind, uint64_t scope,
@@ -122,7 +118,7 @@ void detect_set_policy(struct detector *d, const struct policy *policy)
 {
 	d->policy = policy;
 	/* The cached rules point into the old policy. */
-	hashmap_remove_if(&d->rule_cache, forget_all, NULL);
+	hashmap_clear(&d->rule_cache);
 }
 
 /*
@@ -232,17 +228,10 @@ static const struct policy_rule *rule_for(struct detector *d, const struct conta
 	struct rule_cache_key key = { 0 };
 	const struct policy_rule **cached;
 	bool inserted;
-	uint64_t h = 1469598103934665603ULL;
 
 	if (!c)
 		return policy_match(d->policy, c, b);
-	for (const char *p = c->id; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-	for (const char *p = c->name; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-	for (const char *p = c->image; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-	key.container = h;
+	key.container = fnv1a(fnv1a(fnv1a(FNV1A_START, c->id), c->name), c->image);
 	if (b) {
 		key.container_port = b->container_port;
 		key.host_port = b->host_port;
@@ -252,7 +241,7 @@ static const struct policy_rule *rule_for(struct detector *d, const struct conta
 	if (cached)
 		return *cached;
 	if (d->rule_cache.count >= d->max_entries)
-		hashmap_remove_if(&d->rule_cache, forget_all, NULL);
+		hashmap_clear(&d->rule_cache);
 	cached = hashmap_upsert(&d->rule_cache, &key, &inserted);
 	if (!cached)
 		return policy_match(d->policy, c, b);
@@ -320,13 +309,13 @@ void detect_connection(struct detector *d, uint64_t now_ms, const uint8_t source
 		}
 	}
 	if (cfg->new_source.enabled) {
+		struct window *seen;
 		bool inserted;
 
 		key = make_key(KIND_NEW_SOURCE, scope_of(c, NULL), source, port, protocol);
-		table_entry(d, &d->windows, &key, &inserted);
-		if (inserted) {
-			struct window *seen = hashmap_get(&d->windows, &key);
+		seen = table_entry(d, &d->windows, &key, &inserted);
 
+		if (seen && inserted) {
 			/* Known sources are remembered for the learning time, then again. */
 			seen->start_ms = now_ms;
 			seen->length_ms = cfg->new_source.learn_ms;

@@ -43,14 +43,7 @@ static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
  */
 static bool is_container_id(const char *id)
 {
-	size_t n = 0;
-
-	if (!id)
-		return false;
-	for (; id[n]; n++)
-		if (!((id[n] >= '0' && id[n] <= '9') || (id[n] >= 'a' && id[n] <= 'f')))
-			return false;
-	return n == CONTAINER_ID_MAX;
+	return id && strlen(id) == CONTAINER_ID_MAX && is_lower_hex(id, CONTAINER_ID_MAX);
 }
 
 static void copy_string(char *dst, size_t size, const char *src)

@@ -170,6 +170,13 @@ bool hashmap_remove(struct hashmap *map, const void *key)
 	return true;
 }
 
+void hashmap_clear(struct hashmap *map)
+{
+	for (size_t i = 0; i < map->capacity; i++)
+		slot_at(map, i)[0] = 0;
+	map->count = 0;
+}
+
 size_t hashmap_remove_if(struct hashmap *map,
 			 bool (*doomed)(const void *key, void *value, void *ctx), void *ctx)
 {

@@ -29,6 +29,8 @@ void *hashmap_get(const struct hashmap *map, const void *key);
 /* The value of key, inserted zeroed when missing; NULL on ENOMEM. */
 void *hashmap_upsert(struct hashmap *map, const void *key, bool *inserted);
 bool hashmap_remove(struct hashmap *map, const void *key);
+/* Removes every member; the memory stays for what comes next. */
+void hashmap_clear(struct hashmap *map);
 
 /*
  * Removes every member for which doomed(key, value, ctx) is true (it may

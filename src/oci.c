@@ -298,12 +298,7 @@ static bool valid_container_id(const char *id)
 {
 	size_t len = strnlen(id, CONTAINER_ID_MAX + 1);
 
-	if (len == 0 || len > CONTAINER_ID_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
-			return false;
-	return true;
+	return len && len <= CONTAINER_ID_MAX && is_lower_hex(id, len);
 }
 
 /* root + "/" + rel, without doubling the slash of root "/". */

@@ -114,23 +114,22 @@ int stats_read_health(struct stats *stats, int map_fd)
 	return 0;
 }
 
-unsigned int stats_forget_cgroup(struct stats *stats, int map_fd, size_t key_size,
-				 uint64_t cgroup_id)
+unsigned int stats_forget_cgroups(struct stats *stats, int map_fd, size_t key_size,
+				  const struct hashmap *gone)
 {
-	unsigned char key[64], next[64], *doomed = NULL;
+	unsigned char key[64], next[64], *doomed = NULL, *grown;
 	unsigned int n = 0;
 	void *prev = NULL;
 
-	if (key_size > sizeof(key))
+	if (key_size > sizeof(key) || !gone->count)
 		return 0;
-	/* Collect, then delete: deleting while walking restarts the walk. */
+	/* One walk for every gone cgroup; collect, then delete: deleting restarts a walk. */
 	while (!bpf_map_get_next_key(map_fd, prev, next)) {
 		memcpy(key, next, key_size);
 		prev = key;
-		if (memcmp(key, &cgroup_id, sizeof(cgroup_id)))
+		if (!hashmap_get(gone, key)) /* keys start with the cgroup id */
 			continue;
-		unsigned char *grown = realloc(doomed, (n + 1) * key_size);
-
+		grown = realloc(doomed, (n + 1) * key_size);
 		if (!grown)
 			break;
 		doomed = grown;

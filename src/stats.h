@@ -51,12 +51,13 @@ int stats_read_xdp(struct stats *stats, int map_fd);
 int stats_read_health(struct stats *stats, int map_fd);
 
 /*
- * Deletes the entries of a gone cgroup from a map whose keys start with the
- * cgroup id (port_traffic, bound_ports) and, when stats is not NULL, from
- * the port counters. Returns how many map entries went.
+ * Deletes the entries of gone cgroups (gone: a set of uint64_t ids) from a
+ * map whose keys start with the cgroup id (port_traffic, bound_ports) and,
+ * when stats is not NULL, from the port counters, in one walk of the map.
+ * Returns how many map entries went.
  */
-unsigned int stats_forget_cgroup(struct stats *stats, int map_fd, size_t key_size,
-				 uint64_t cgroup_id);
+unsigned int stats_forget_cgroups(struct stats *stats, int map_fd, size_t key_size,
+				  const struct hashmap *gone);
 
 /* Loss causes by enum berth_counter, NULL for counters that are not loss. */
 const char *health_loss_cause(enum berth_counter counter);

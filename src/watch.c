@@ -66,6 +66,7 @@ struct watcher {
 	int epoll_fd, stats_timer_fd, drain_timer_fd, signal_fd;
 	int64_t mono_to_real_ns;
 	struct runtimes runtimes;
+	struct hashmap gone_cgroups; /* uint64_t ids pruned in this report */
 	struct policy policy;
 	struct detector detect;
 	/* The host's own addresses: a connection from one is the host's (docker-proxy). */
@@ -517,10 +518,7 @@ static void cgroup_gone(void *ctx, uint64_t cgroup_id)
 {
 	struct watcher *w = ctx;
 
-	stats_forget_cgroup(&w->stats, bpf_map__fd(w->loader.skel->maps.port_traffic),
-			    sizeof(struct berth_port_key), cgroup_id);
-	stats_forget_cgroup(NULL, bpf_map__fd(w->loader.skel->maps.bound_ports),
-			    sizeof(struct berth_bound_port_key), cgroup_id);
+	hashmap_upsert(&w->gone_cgroups, &cgroup_id, NULL);
 	bpf_map_delete_elem(bpf_map__fd(w->loader.skel->maps.cgroup_names), &cgroup_id);
 	bpf_map_delete_elem(bpf_map__fd(w->loader.skel->maps.ignored_cgroups), &cgroup_id);
 }
@@ -535,6 +533,12 @@ static void forget_the_gone(struct watcher *w)
 	unsigned int cgroups, containers;
 
 	cgroups = inventory_prune_cgroups(&w->inv, cgroup_gone, w);
+	/* Their counters, in one walk of each map however many went. */
+	stats_forget_cgroups(&w->stats, bpf_map__fd(w->loader.skel->maps.port_traffic),
+			     sizeof(struct berth_port_key), &w->gone_cgroups);
+	stats_forget_cgroups(NULL, bpf_map__fd(w->loader.skel->maps.bound_ports),
+			     sizeof(struct berth_bound_port_key), &w->gone_cgroups);
+	hashmap_clear(&w->gone_cgroups);
 	containers = inventory_expire(&w->inv, now,
 				      (int64_t)STOPPED_KEEP_INTERVALS * w->opts->interval_s * 1000);
 	runtimes_expire_inspected(&w->runtimes, now);
@@ -799,7 +803,8 @@ int watch_run(const struct watch_options *opts, struct policy *policy)
 	w.meta.version = BERTH_VERSION;
 	setvbuf(w.out, out_buf, _IOFBF, sizeof(out_buf));
 
-	if (inventory_init(&w.inv, w.cgroup_mount))
+	if (inventory_init(&w.inv, w.cgroup_mount) ||
+	    hashmap_init(&w.gone_cgroups, sizeof(uint64_t), 0))
 		goto cleanup;
 	if (detect_init(&w.detect, &w.policy, monotonic_ms(), alert_out, &w))
 		goto cleanup;
@@ -881,6 +886,7 @@ cleanup:
 		inventory_free(&w.inv);
 	json_line_free(&w.line);
 	free(w.held);
+	hashmap_free(&w.gone_cgroups);
 	detect_free(&w.detect);
 	policy_free(&w.policy);
 	fflush(w.out);

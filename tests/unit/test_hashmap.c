@@ -394,6 +394,12 @@ static void test_remove_if(void **state)
 		else
 			assert_true(v && *v == k);
 	}
+	/* Cleared: empty, and usable again. */
+	hashmap_clear(&map);
+	assert_int_equal(map.count, 0);
+	assert_null(hashmap_get(&map, &(uint64_t){ 2 }));
+	*(uint64_t *)hashmap_upsert(&map, &(uint64_t){ 2 }, NULL) = 7;
+	assert_int_equal(*(uint64_t *)hashmap_get(&map, &(uint64_t){ 2 }), 7);
 	hashmap_free(&map);
 }
 
