@@ -304,6 +304,10 @@ static void begin_record(struct json_line *line, uint64_t realtime_ns, const cha
 	char timestamp[32];
 
 	reset(line);
+	line->kind = kind;
+	line->action = action;
+	line->severity = 0;
+	line->realtime_ns = realtime_ns;
 	format_timestamp(realtime_ns, timestamp);
 	begin_object(line, NULL);
 	add_string(line, "@timestamp", timestamp);
@@ -744,6 +748,7 @@ struct json_line *ecs_alert(struct json_line *line, const struct ecs_meta *meta,
 
 	begin_record(line, realtime_ns, "alert", categories, types, a->action);
 	add_uint(line, "severity", a->severity);
+	line->severity = a->severity;
 	end_event(line, meta);
 	begin_object(line, "rule");
 	add_string(line, "name", a->rule_name);
@@ -787,9 +792,9 @@ struct json_line *ecs_alert(struct json_line *line, const struct ecs_meta *meta,
 	return line;
 }
 
-struct json_line *ecs_events_lost(struct json_line *line, const struct ecs_meta *meta,
-				  uint64_t realtime_ns, const char *cause, uint64_t count,
-				  uint64_t total)
+static struct json_line *events_lost(struct json_line *line, const struct ecs_meta *meta,
+				     uint64_t realtime_ns, const char *sink, const char *cause,
+				     uint64_t count, uint64_t total)
 {
 	static const char *const categories[] = { "host", NULL };
 	static const char *const types[] = { "error", NULL };
@@ -799,11 +804,30 @@ struct json_line *ecs_events_lost(struct json_line *line, const struct ecs_meta 
 	begin_berth(line, meta, NULL);
 	begin_object(line, "lost");
 	add_string(line, "cause", cause);
+	if (sink)
+		add_string(line, "sink", sink);
 	add_uint(line, "count", count);
 	add_uint(line, "total", total);
 	end_object(line);
 	end_record(line);
 	return line;
+}
+
+struct json_line *ecs_events_lost(struct json_line *line, const struct ecs_meta *meta,
+				  uint64_t realtime_ns, const char *cause, uint64_t count,
+				  uint64_t total)
+{
+	return events_lost(line, meta, realtime_ns, NULL, cause, count, total);
+}
+
+struct json_line *ecs_sink_events_lost(struct json_line *line, const struct ecs_meta *meta,
+				       uint64_t realtime_ns, const char *sink, const char *cause,
+				       uint64_t count, uint64_t total)
+{
+	char sink_cause[64];
+
+	snprintf(sink_cause, sizeof(sink_cause), "sink-%s", cause);
+	return events_lost(line, meta, realtime_ns, sink, sink_cause, count, total);
 }
 
 struct json_line *json_container_listing(struct json_line *line,

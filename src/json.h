@@ -68,6 +68,10 @@ struct json_line {
 	unsigned int depth;
 	uint32_t has_member; /* bit d: the container at depth d has a member */
 	bool failed;	     /* out of memory or nested too deep */
+	/* What the outputs' filters look at, as the record says it. */
+	const char *kind, *action; /* event.kind, event.action: static strings */
+	unsigned int severity;	   /* event.severity; 0 when the record has none */
+	uint64_t realtime_ns;	   /* @timestamp */
 };
 
 void json_line_free(struct json_line *line);
@@ -115,6 +119,13 @@ struct json_line *ecs_alert(struct json_line *line, const struct ecs_meta *meta,
 struct json_line *ecs_events_lost(struct json_line *line, const struct ecs_meta *meta,
 				  uint64_t realtime_ns, const char *cause, uint64_t count,
 				  uint64_t total);
+/*
+ * What an output sink lost (cause "sink-<why>": sink-queue-full,
+ * sink-spool-full, ...), with berth.lost.sink naming it.
+ */
+struct json_line *ecs_sink_events_lost(struct json_line *line, const struct ecs_meta *meta,
+				       uint64_t realtime_ns, const char *sink, const char *cause,
+				       uint64_t count, uint64_t total);
 
 /*
  * `berth ps --json`: one array of containers, each with its published

@@ -121,6 +121,8 @@ static const char ps_usage[] =
 	"  sudo berth ps --observe 10 --json | jq -r 'sort_by(-.counters.connections_opened)\n"
 	"      | .[:5][] | \"\\(.name) \\(.counters.connections_opened)\"'\n";
 
+int format_parse(const char *name) __attribute__((weak)); /* TEMPORARY */
+
 static int usage_error(const char *command, const char *fmt, const char *arg)
 {
 	fprintf(stderr, "berth %s: ", command);
@@ -129,7 +131,8 @@ static int usage_error(const char *command, const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
-static int cmd_watch(int argc, char **argv)
+/* berth watch's options into opts (which owns the --output configs), then the watch. */
+static int watch_command(int argc, char **argv, struct watch_options *opts)
 {
 	static const struct option long_options[] = {
 		{ "iface", required_argument, NULL, 'i' },
@@ -142,39 +145,38 @@ static int cmd_watch(int argc, char **argv)
 		{ "check-config", no_argument, NULL, 'C' },
 		{ "all", no_argument, NULL, 'a' },
 		{ "ringbuf-size", required_argument, NULL, 'R' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "pseudonymize", no_argument, NULL, 'Z' },
+		{ "pseudonym-key", required_argument, NULL, 'K' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct watch_options opts = {
-		.interval_s = 10,
-		.docker_socket = DOCKER_DEFAULT_SOCKET,
-		.podman_socket = PODMAN_DEFAULT_SOCKET,
-		.oci_root = "/",
-	};
 	unsigned long long size;
 	unsigned long value;
-	bool check_config = false;
+	bool check_config = false, pseudonymize = false;
+	int format = -1;
 	struct policy policy;
 	char err[256];
 	int opt;
 
 	argv[0] = "berth watch"; /* getopt names the program in its errors */
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "i:n:c:avh", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "i:n:c:o:avh", long_options, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
-			if (opts.n_ifaces == MAX_IFACES)
+			if (opts->n_ifaces == MAX_IFACES)
 				return usage_error("watch", "--iface: at most 32 interfaces%s", "");
-			opts.ifaces[opts.n_ifaces++] = optarg;
+			opts->ifaces[opts->n_ifaces++] = optarg;
 			break;
 		case 'X':
 			if (!strcmp(optarg, "auto"))
-				opts.xdp_mode = XDP_MODE_AUTO;
+				opts->xdp_mode = XDP_MODE_AUTO;
 			else if (!strcmp(optarg, "native"))
-				opts.xdp_mode = XDP_MODE_NATIVE;
+				opts->xdp_mode = XDP_MODE_NATIVE;
 			else if (!strcmp(optarg, "generic"))
-				opts.xdp_mode = XDP_MODE_GENERIC;
+				opts->xdp_mode = XDP_MODE_GENERIC;
 			else
 				return usage_error("watch",
 						   "--xdp-mode: expected auto, native or generic, "
@@ -185,26 +187,26 @@ static int cmd_watch(int argc, char **argv)
 			if (cli_parse_uint("--interval", optarg, 1, 86400, &value, err,
 					   sizeof(err)))
 				return usage_error("watch", "%s", err);
-			opts.interval_s = value;
+			opts->interval_s = value;
 			break;
 		case 'D':
-			opts.docker_socket = optarg;
+			opts->docker_socket = optarg;
 			break;
 		case 'P':
-			opts.podman_socket = strcmp(optarg, "none") ? optarg : NULL;
-			opts.podman_socket_given = true;
+			opts->podman_socket = strcmp(optarg, "none") ? optarg : NULL;
+			opts->podman_socket_given = true;
 			break;
 		case 'O':
-			opts.oci_root = optarg;
+			opts->oci_root = optarg;
 			break;
 		case 'c':
-			opts.config_path = optarg;
+			opts->config_path = optarg;
 			break;
 		case 'C':
 			check_config = true;
 			break;
 		case 'a':
-			opts.all = true;
+			opts->all = true;
 			break;
 		case 'R':
 			if (cli_parse_size("--ringbuf-size", optarg, 1 << 16, 1ULL << 30, &size,
@@ -214,7 +216,32 @@ static int cmd_watch(int argc, char **argv)
 				return usage_error("watch",
 						   "--ringbuf-size: %s is not a power of two",
 						   optarg);
-			opts.ringbuf_bytes = size;
+			opts->ringbuf_bytes = size;
+			break;
+		case 'o':
+			if (opts->n_outputs == OUTPUTS_MAX) {
+				return usage_error("watch", "--output: at most %d outputs", "16");
+			}
+			if (sink_config_from_target(optarg, &opts->outputs[opts->n_outputs], err,
+						    sizeof(err))) {
+				return usage_error("watch", "--output: %s", err);
+			}
+			opts->n_outputs++;
+			break;
+		case 'F':
+			format = format_parse(optarg);
+			if (format < 0) {
+				return usage_error(
+					"watch",
+					"--format: expected ecs, ocsf, rfc5424 or cef, got '%s'",
+					optarg);
+			}
+			break;
+		case 'Z':
+			pseudonymize = true;
+			break;
+		case 'K':
+			opts->pseudonym_key_path = optarg;
 			break;
 		case 'v':
 			log_verbose = true;
@@ -229,28 +256,54 @@ static int cmd_watch(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("watch", "unexpected argument '%s'", argv[optind]);
-	if (check_config && !opts.config_path)
+	/* --format and --pseudonymize are for the outputs of the command line; none: stdout. */
+	if ((format >= 0 || pseudonymize) && !opts->n_outputs &&
+	    sink_config_from_target("-", &opts->outputs[opts->n_outputs++], err, sizeof(err)))
+		return usage_error("watch", "%s", err);
+	for (unsigned int i = 0; i < opts->n_outputs; i++) {
+		if (format >= 0) {
+			opts->outputs[i].format = format;
+			opts->outputs[i].format_given = true;
+		}
+		opts->outputs[i].pseudonymize = pseudonymize;
+	}
+	if (check_config && !opts->config_path)
 		return usage_error("watch", "--check-config needs --config FILE%s", "");
 	/* A bad policy is a configuration error: exit 2, before loading anything. */
-	if (watch_load_policy(&opts, &policy))
+	if (watch_load_policy(opts, &policy))
 		return EXIT_USAGE;
 	if (check_config) {
-		printf("%s: ok: %s profile, %u rules, %u interfaces\n", opts.config_path,
+		printf("%s: ok: %s profile, %u rules, %u interfaces\n", opts->config_path,
 		       policy.profile == PROFILE_DEVELOPMENT ? "development" : "production",
 		       policy.n_rules, policy.n_interfaces);
 		policy_free(&policy);
 		return EXIT_OK;
 	}
 	/* Name a wrong interface before loading anything. */
-	for (unsigned int i = 0; i < opts.n_ifaces; i++) {
-		if (!if_nametoindex(opts.ifaces[i])) {
+	for (unsigned int i = 0; i < opts->n_ifaces; i++) {
+		if (!if_nametoindex(opts->ifaces[i])) {
 			policy_free(&policy);
 			return usage_error("watch",
 					   "--iface %s: no such network interface (see `ip link`)",
-					   opts.ifaces[i]);
+					   opts->ifaces[i]);
 		}
 	}
-	return watch_run(&opts, &policy);
+	return watch_run(opts, &policy);
+}
+
+static int cmd_watch(int argc, char **argv)
+{
+	struct watch_options opts = {
+		.interval_s = 10,
+		.docker_socket = DOCKER_DEFAULT_SOCKET,
+		.podman_socket = PODMAN_DEFAULT_SOCKET,
+		.oci_root = "/",
+	};
+	int code = watch_command(argc, argv, &opts);
+
+	for (unsigned int i = 0; i < opts.n_outputs; i++)
+		sink_config_free(&opts.outputs[i]);
+	return code;
 }
 
 static int cmd_ps(int argc, char **argv)

@@ -33,18 +33,18 @@ enum syslog_transport {
 };
 
 enum http_shape {
-	HTTP_NDJSON,	     /* one record per line */
-	HTTP_ES_BULK,	     /* {"create":{}}\n<record>\n per record */
-	HTTP_SPLUNK_HEC,     /* {"time":..,"host":..,"sourcetype":..,"event":<record>} */
+	HTTP_NDJSON,	 /* one record per line */
+	HTTP_ES_BULK,	 /* {"create":{}}\n<record>\n per record */
+	HTTP_SPLUNK_HEC, /* {"time":..,"host":..,"sourcetype":..,"event":<record>} */
 };
 
 /* Why a sink lost records; each has its own counter and metric label. */
 enum sink_loss {
-	LOSS_QUEUE_FULL,    /* the queue was at its bound */
-	LOSS_FORMAT,	    /* the record could not be written in the format */
-	LOSS_SPOOL_FULL,    /* HTTP: receiver down and the spool at its bound */
-	LOSS_REJECTED,	    /* the receiver refused them for good (HTTP 4xx) */
-	LOSS_WRITE,	    /* the transport failed and could not keep them */
+	LOSS_QUEUE_FULL, /* the queue was at its bound */
+	LOSS_FORMAT,	 /* the record could not be written in the format */
+	LOSS_SPOOL_FULL, /* HTTP: receiver down and the spool at its bound */
+	LOSS_REJECTED,	 /* the receiver refused them for good (HTTP 4xx) */
+	LOSS_WRITE,	 /* the transport failed and could not keep them */
 	LOSS__MAX,
 };
 const char *sink_loss_name(enum sink_loss cause); /* "queue-full", ... */
@@ -84,15 +84,17 @@ struct sink_config {
 	uint64_t rotate_bytes;	/* 0: no rotation by size */
 	uint64_t rotate_age_ms; /* 0: no rotation by age */
 	unsigned int keep;	/* rotated files kept: path.1 .. path.N; default 5 */
+	bool keep_given;	/* keep: 0 deletes the file at rotation */
 	uint64_t flush_ms;	/* 0: write each record at once; default 1000 */
-	bool fsync;		/* fsync at every flush, not only at rotation and exit */
+	bool flush_given;
+	bool fsync; /* fsync at every flush, not only at rotation and exit */
 
 	/* SINK_SYSLOG */
 	enum syslog_transport transport;
-	char *host, *port;   /* udp/tcp/tls */
-	char *socket_path;   /* unix */
+	char *host, *port; /* udp/tcp/tls */
+	char *socket_path; /* unix */
 	struct syslog_options syslog;
-	char *tls_ca;	     /* CA bundle; default the system's */
+	char *tls_ca;		  /* CA bundle; default the system's */
 	char *tls_cert, *tls_key; /* client certificate, optional */
 	char *tls_server_name;	  /* checked against the certificate; default host */
 
@@ -101,17 +103,17 @@ struct sink_config {
 	enum http_shape shape;
 	char *headers[SINK_MAX_HEADERS]; /* "Name: value" */
 	unsigned int n_headers;
-	char *token_file; /* Authorization: "ApiKey", "Splunk" or "Bearer" + contents */
-	char *index;	  /* ES _index / HEC index, optional */
+	char *token_file;	   /* Authorization: "ApiKey", "Splunk" or "Bearer" + contents */
+	char *index;		   /* ES _index / HEC index, optional */
 	unsigned int batch_events; /* default 500 */
 	uint64_t batch_bytes;	   /* default 1 MiB */
 	uint64_t batch_ms;	   /* default 1000: a batch waits no longer */
 	uint64_t timeout_ms;	   /* one request; default 10000 */
 	uint64_t retry_min_ms, retry_max_ms; /* backoff; default 500 .. 30000 */
-	char *spool_dir;	   /* NULL: no spool, the queue alone */
-	uint64_t spool_bytes;	   /* default 64 MiB */
-	bool tls_insecure;	   /* do not verify the server (tests only) */
-	unsigned int line;	   /* in the policy file, for messages */
+	char *spool_dir;		     /* NULL: no spool, the queue alone */
+	uint64_t spool_bytes;		     /* default 64 MiB */
+	bool tls_insecure;		     /* do not verify the server (tests only) */
+	unsigned int line;		     /* in the policy file, for messages */
 };
 
 void sink_config_free(struct sink_config *c);
@@ -134,6 +136,13 @@ struct queued_record {
 
 struct sink;
 struct outputs;
+
+/*
+ * The pseudonymisation key: the contents of path (16 to 64 bytes, a
+ * trailing newline ignored), or, with path NULL, random bytes. 0, or -1
+ * with what is wrong in err.
+ */
+int pseudonym_key_load(const char *path, struct pseudonym_key *key, char *err, size_t errlen);
 
 /*
  * A transport. Every function is called from the event loop and must not
@@ -174,6 +183,8 @@ struct sink {
 	struct sink_stats stats;
 	uint64_t lost_reported[LOSS__MAX]; /* totals in the last events-lost record */
 	struct buf scratch;
+	bool pending; /* records queued since the last kick */
+	bool opened;
 };
 
 /* The transports. */
@@ -201,7 +212,8 @@ struct outputs {
 		struct sink *sink;
 	} fds[OUTPUTS_MAX * 4];
 	unsigned int n_fds;
-	json_t *parsed; /* the record being sent, parsed once for all sinks */
+	json_t *parsed;	    /* the record being sent, parsed once for all sinks */
+	bool stdout_failed; /* stdout is closed: berth's stream has nowhere to go */
 };
 
 /*
@@ -221,9 +233,15 @@ void outputs_close(struct outputs *o, int64_t deadline_ms);
 void outputs_send(struct outputs *o, const char *json, size_t len, const char *kind,
 		  const char *action, unsigned int severity, uint64_t realtime_ms);
 /* The same, to every sink but except (the events-lost record of except's loss). */
-void outputs_send_except(struct outputs *o, const struct sink *except, const char *json,
-			 size_t len, const char *kind, const char *action, unsigned int severity,
+void outputs_send_except(struct outputs *o, const struct sink *except, const char *json, size_t len,
+			 const char *kind, const char *action, unsigned int severity,
 			 uint64_t realtime_ms);
+
+/*
+ * Kicks every sink that got records since the last call: the loop calls it
+ * once per wakeup, so that a burst of records costs one write, not one each.
+ */
+void outputs_flush(struct outputs *o);
 
 /* The fd belongs to a sink: handled. */
 bool outputs_handle_fd(struct outputs *o, int fd, uint32_t events);

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -41,6 +42,10 @@ void policy_free(struct policy *p)
 	for (unsigned int i = 0; i < p->n_rules; i++)
 		free(p->rules[i].allow);
 	free(p->rules);
+	for (unsigned int i = 0; i < p->n_outputs; i++)
+		sink_config_free(&p->outputs[i]);
+	free(p->outputs);
+	free(p->pseudonym_key_file);
 	policy_defaults(p);
 }
 
@@ -567,6 +572,416 @@ static int detect_field(struct walk *w, const char *key, const yaml_node_t *key_
 			   "port_scan, brute_force, rate_spike, new_source or suppress");
 }
 
+/* ---- outputs ---- */
+
+int format_parse(const char *name) __attribute__((weak)); /* TEMPORARY */
+
+int size_parse(const char *text, uint64_t *bytes)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t factor;
+	} units[] = {
+		{ "", 1 },
+		{ "B", 1 },
+		{ "K", 1ull << 10 },
+		{ "KiB", 1ull << 10 },
+		{ "KB", 1000 },
+		{ "M", 1ull << 20 },
+		{ "MiB", 1ull << 20 },
+		{ "MB", 1000000 },
+		{ "G", 1ull << 30 },
+		{ "GiB", 1ull << 30 },
+		{ "GB", 1000000000 },
+	};
+	unsigned long long n;
+	char *end;
+
+	if (*text < '0' || *text > '9')
+		return -1;
+	errno = 0;
+	n = strtoull(text, &end, 10);
+	if (errno || !n)
+		return -1;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].suffix))
+			continue;
+		if (n > UINT64_MAX / units[i].factor)
+			return -1;
+		*bytes = n * units[i].factor;
+		return 0;
+	}
+	return -1;
+}
+
+static int get_size(struct walk *w, const yaml_node_t *node, const char *key, uint64_t *out)
+{
+	const char *v = scalar(w, node, key);
+
+	if (!v)
+		return -1;
+	if (size_parse(v, out))
+		return fail(w, node, "%s: expected a size like 512KiB, 100MiB or 1GiB, got '%s'",
+			    key, v);
+	return 0;
+}
+
+static int get_string(struct walk *w, const yaml_node_t *node, const char *key, char **out)
+{
+	const char *v = scalar(w, node, key);
+
+	if (!v)
+		return -1;
+	if (!*v)
+		return fail(w, node, "%s: empty", key);
+	free(*out);
+	*out = strdup(v);
+	return *out ? 0 : fail(w, node, "%s: out of memory", key);
+}
+
+struct string_list {
+	char **items;
+	unsigned int *n, max;
+	const char *what;
+};
+
+static int string_item(struct walk *w, const yaml_node_t *node, void *ctx)
+{
+	struct string_list *list = ctx;
+
+	if (*list->n == list->max)
+		return fail(w, node, "%s: at most %u", list->what, list->max);
+	list->items[*list->n] = NULL;
+	if (get_string(w, node, list->what, &list->items[*list->n]))
+		return -1;
+	(*list->n)++;
+	return 0;
+}
+
+static int get_strings(struct walk *w, const yaml_node_t *node, const char *what, char **items,
+		       unsigned int *n, unsigned int max)
+{
+	struct string_list list = { items, n, max, what };
+
+	return for_each_item(w, node, what, NULL, 0, string_item, &list);
+}
+
+static int header_field(struct walk *w, const char *key, const yaml_node_t *key_node,
+			const yaml_node_t *value, void *ctx)
+{
+	struct sink_config *c = ctx;
+	const char *v = scalar(w, value, "headers");
+	char *header;
+
+	if (!v)
+		return -1;
+	if (c->n_headers == SINK_MAX_HEADERS)
+		return fail(w, key_node, "headers: at most %d", SINK_MAX_HEADERS);
+	if (!*key || strpbrk(key, ": \r\n") || strpbrk(v, "\r\n"))
+		return fail(w, key_node, "headers: '%s' is not a header name and one-line value",
+			    key);
+	if (asprintf(&header, "%s: %s", key, v) < 0)
+		return fail(w, key_node, "headers: out of memory");
+	c->headers[c->n_headers++] = header;
+	return 0;
+}
+
+static int queue_field(struct walk *w, const char *key, const yaml_node_t *key_node,
+		       const yaml_node_t *value, void *ctx)
+{
+	struct sink_config *c = ctx;
+
+	if (!strcmp(key, "events"))
+		return get_uint(w, value, "queue.events", 1, 10000000, &c->queue_events);
+	if (!strcmp(key, "bytes"))
+		return get_size(w, value, "queue.bytes", &c->queue_bytes);
+	return unknown_key(w, key_node, "queue", key, "events or bytes");
+}
+
+static int rotate_field(struct walk *w, const char *key, const yaml_node_t *key_node,
+			const yaml_node_t *value, void *ctx)
+{
+	struct sink_config *c = ctx;
+
+	if (!strcmp(key, "size"))
+		return get_size(w, value, "rotate.size", &c->rotate_bytes);
+	if (!strcmp(key, "age"))
+		return get_duration(w, value, "rotate.age", &c->rotate_age_ms);
+	if (!strcmp(key, "keep")) {
+		c->keep_given = true;
+		return get_uint(w, value, "rotate.keep", 0, 1000, &c->keep);
+	}
+	return unknown_key(w, key_node, "rotate", key, "size, age or keep");
+}
+
+static int tls_field(struct walk *w, const char *key, const yaml_node_t *key_node,
+		     const yaml_node_t *value, void *ctx)
+{
+	struct sink_config *c = ctx;
+
+	if (!strcmp(key, "ca"))
+		return get_string(w, value, "tls.ca", &c->tls_ca);
+	if (!strcmp(key, "cert"))
+		return get_string(w, value, "tls.cert", &c->tls_cert);
+	if (!strcmp(key, "key"))
+		return get_string(w, value, "tls.key", &c->tls_key);
+	if (!strcmp(key, "server_name"))
+		return get_string(w, value, "tls.server_name", &c->tls_server_name);
+	if (!strcmp(key, "insecure"))
+		return get_bool(w, value, "tls.insecure", &c->tls_insecure);
+	return unknown_key(w, key_node, "tls", key, "ca, cert, key, server_name or insecure");
+}
+
+static int batch_field(struct walk *w, const char *key, const yaml_node_t *key_node,
+		       const yaml_node_t *value, void *ctx)
+{
+	struct sink_config *c = ctx;
+
+	if (!strcmp(key, "events"))
+		return get_uint(w, value, "batch.events", 1, 100000, &c->batch_events);
+	if (!strcmp(key, "bytes"))
+		return get_size(w, value, "batch.bytes", &c->batch_bytes);
+	if (!strcmp(key, "interval"))
+		return get_duration(w, value, "batch.interval", &c->batch_ms);
+	return unknown_key(w, key_node, "batch", key, "events, bytes or interval");
+}
+
+static int retry_field(struct walk *w, const char *key, const yaml_node_t *key_node,
+		       const yaml_node_t *value, void *ctx)
+{
+	struct sink_config *c = ctx;
+
+	if (!strcmp(key, "min"))
+		return get_duration(w, value, "retry.min", &c->retry_min_ms);
+	if (!strcmp(key, "max"))
+		return get_duration(w, value, "retry.max", &c->retry_max_ms);
+	return unknown_key(w, key_node, "retry", key, "min or max");
+}
+
+static int spool_field(struct walk *w, const char *key, const yaml_node_t *key_node,
+		       const yaml_node_t *value, void *ctx)
+{
+	struct sink_config *c = ctx;
+
+	if (!strcmp(key, "dir"))
+		return get_string(w, value, "spool.dir", &c->spool_dir);
+	if (!strcmp(key, "max_bytes"))
+		return get_size(w, value, "spool.max_bytes", &c->spool_bytes);
+	return unknown_key(w, key_node, "spool", key, "dir or max_bytes");
+}
+
+/* Where an output sends: path, address or url, which also say its type. */
+static int output_target(struct walk *w, const yaml_node_t *value, const char *key,
+			 struct sink_config *c)
+{
+	struct sink_config parsed;
+	char target[4096], err[512];
+	const char *v = scalar(w, value, key);
+
+	if (!v)
+		return -1;
+	if (c->path || c->host || c->socket_path || c->url)
+		return fail(w, value, "%s: an output has one of path, address or url", key);
+	snprintf(target, sizeof(target), "%s%s", strcmp(key, "path") ? "" : "file:", v);
+	if (sink_config_from_target(target, &parsed, err, sizeof(err)))
+		return fail(w, value, "%s", err);
+	if ((!strcmp(key, "address") && parsed.type != SINK_SYSLOG) ||
+	    (!strcmp(key, "url") && parsed.type != SINK_HTTP)) {
+		sink_config_free(&parsed);
+		return fail(
+			w, value,
+			!strcmp(key, "url") ?
+				"url: expected http:// or https://, got '%s'" :
+				"address: expected udp://, tcp://, tls://HOST:PORT or unix:PATH, got '%s'",
+			v);
+	}
+	c->type = parsed.type;
+	c->transport = parsed.transport;
+	c->shape = parsed.shape;
+	c->path = parsed.path;
+	c->host = parsed.host;
+	c->port = parsed.port;
+	c->socket_path = parsed.socket_path;
+	c->url = parsed.url;
+	parsed.path = parsed.host = parsed.port = parsed.socket_path = parsed.url = NULL;
+	sink_config_free(&parsed);
+	return 0;
+}
+
+static int output_field(struct walk *w, const char *key, const yaml_node_t *key_node,
+			const yaml_node_t *value, void *ctx)
+{
+	struct sink_config *c = ctx;
+	const char *v;
+	int n;
+
+	if (!strcmp(key, "name"))
+		return get_string(w, value, "name", &c->name);
+	if (!strcmp(key, "type")) {
+		if (!(v = scalar(w, value, "type")))
+			return -1;
+		if (strcmp(v, "stdout"))
+			return fail(w, value,
+				    "type: only stdout is given as a type; a file, syslog or http "
+				    "output is known by its path, address or url");
+		c->type = SINK_STDOUT;
+		return 0;
+	}
+	if (!strcmp(key, "path") || !strcmp(key, "address") || !strcmp(key, "url"))
+		return output_target(w, value, key, c);
+	if (!strcmp(key, "format")) {
+		if (!(v = scalar(w, value, "format")))
+			return -1;
+		if ((n = format_parse(v)) < 0)
+			return fail(w, value,
+				    "format: expected ecs, ocsf, rfc5424 or cef, got '%s'", v);
+		c->format = n;
+		c->format_given = true;
+		return 0;
+	}
+	if (!strcmp(key, "kinds"))
+		return get_strings(w, value, "kinds", c->kinds, &c->n_kinds, SINK_MAX_FILTER);
+	if (!strcmp(key, "actions"))
+		return get_strings(w, value, "actions", c->actions, &c->n_actions, SINK_MAX_FILTER);
+	if (!strcmp(key, "min_severity"))
+		return get_uint(w, value, "min_severity", 0, 100, &c->min_severity);
+	if (!strcmp(key, "drop_fields"))
+		return get_strings(w, value, "drop_fields", c->drop_fields, &c->n_drop_fields,
+				   SINK_MAX_FIELDS);
+	if (!strcmp(key, "pseudonymize"))
+		return get_bool(w, value, "pseudonymize", &c->pseudonymize);
+	if (!strcmp(key, "queue"))
+		return for_each_pair(w, value, "queue", queue_field, c);
+	if (!strcmp(key, "rotate"))
+		return for_each_pair(w, value, "rotate", rotate_field, c);
+	if (!strcmp(key, "flush")) {
+		if (!(v = scalar(w, value, "flush")))
+			return -1;
+		if (!strcmp(v, "immediate")) {
+			c->flush_ms = 0;
+			c->flush_given = true;
+			return 0;
+		}
+		c->flush_given = true;
+		return get_duration(w, value, "flush", &c->flush_ms);
+	}
+	if (!strcmp(key, "fsync"))
+		return get_bool(w, value, "fsync", &c->fsync);
+	if (!strcmp(key, "facility"))
+		return get_uint(w, value, "facility", 0, 23, &c->syslog.facility);
+	if (!strcmp(key, "app_name"))
+		return get_string(w, value, "app_name", (char **)&c->syslog.app_name);
+	if (!strcmp(key, "tls"))
+		return for_each_pair(w, value, "tls", tls_field, c);
+	if (!strcmp(key, "shape")) {
+		if (!(v = scalar(w, value, "shape")))
+			return -1;
+		if (!strcmp(v, "ndjson"))
+			c->shape = HTTP_NDJSON;
+		else if (!strcmp(v, "elasticsearch"))
+			c->shape = HTTP_ES_BULK;
+		else if (!strcmp(v, "splunk-hec"))
+			c->shape = HTTP_SPLUNK_HEC;
+		else
+			return fail(w, value,
+				    "shape: expected ndjson, elasticsearch or splunk-hec, got '%s'",
+				    v);
+		return 0;
+	}
+	if (!strcmp(key, "headers"))
+		return for_each_pair(w, value, "headers", header_field, c);
+	if (!strcmp(key, "token_file"))
+		return get_string(w, value, "token_file", &c->token_file);
+	if (!strcmp(key, "index"))
+		return get_string(w, value, "index", &c->index);
+	if (!strcmp(key, "batch"))
+		return for_each_pair(w, value, "batch", batch_field, c);
+	if (!strcmp(key, "timeout"))
+		return get_duration(w, value, "timeout", &c->timeout_ms);
+	if (!strcmp(key, "retry"))
+		return for_each_pair(w, value, "retry", retry_field, c);
+	if (!strcmp(key, "spool"))
+		return for_each_pair(w, value, "spool", spool_field, c);
+	return unknown_key(
+		w, key_node, "output", key,
+		"name, type, path, address, url, format, kinds, actions, min_severity, "
+		"drop_fields, pseudonymize, queue, rotate, flush, fsync, facility, "
+		"app_name, tls, shape, headers, token_file, index, batch, timeout, retry "
+		"or spool");
+}
+
+/* Options that belong to one kind of output only: a typo for another kind. */
+static int check_output(struct walk *w, const yaml_node_t *node, const struct sink_config *c)
+{
+	static const char *const type_names[] = { "stdout", "file", "syslog", "http" };
+	const char *misplaced = NULL;
+
+	if (c->type == SINK_STDOUT && (c->rotate_bytes || c->rotate_age_ms))
+		misplaced = "rotate";
+	if (c->type != SINK_FILE && (c->flush_given || c->fsync))
+		misplaced = c->fsync ? "fsync" : "flush";
+	if (c->type != SINK_SYSLOG && (c->syslog.facility || c->syslog.app_name))
+		misplaced = c->syslog.facility ? "facility" : "app_name";
+	if (c->type != SINK_SYSLOG && c->type != SINK_HTTP &&
+	    (c->tls_ca || c->tls_cert || c->tls_key || c->tls_server_name || c->tls_insecure))
+		misplaced = "tls";
+	if (c->type != SINK_HTTP && (c->n_headers || c->token_file || c->index || c->spool_dir ||
+				     c->batch_events || c->batch_bytes || c->batch_ms))
+		misplaced = c->spool_dir ? "spool" :
+			    c->n_headers ? "headers" :
+					   "batch, token_file or index";
+	if (c->type != SINK_FILE && (c->rotate_bytes || c->rotate_age_ms))
+		misplaced = "rotate";
+	if (misplaced)
+		return fail(w, node, "output '%s': %s does not apply to a %s output", c->name,
+			    misplaced, type_names[c->type]);
+	return 0;
+}
+
+static int output_item(struct walk *w, const yaml_node_t *node, void *ctx)
+{
+	struct policy *p = ctx;
+	struct sink_config *c = &p->outputs[p->n_outputs];
+	bool has_target;
+
+	if (p->n_outputs == OUTPUTS_MAX)
+		return fail(w, node, "outputs: at most %d", OUTPUTS_MAX);
+	p->n_outputs++;
+	c->line = node->start_mark.line + 1;
+	if (for_each_pair(w, node, "output", output_field, c))
+		return -1;
+	has_target = c->path || c->host || c->socket_path || c->url;
+	if (!has_target && c->type != SINK_STDOUT)
+		return fail(w, node,
+			    "output: give path (a file), address (syslog), url (HTTP) or "
+			    "type: stdout");
+	if (!c->name) {
+		c->name = strdup(c->type == SINK_STDOUT ? "stdout" :
+				 c->path		? c->path :
+				 c->url			? c->url :
+				 c->socket_path		? c->socket_path :
+							  c->host);
+		if (!c->name)
+			return fail(w, node, "output: out of memory");
+	}
+	for (unsigned int i = 0; i + 1 < p->n_outputs; i++)
+		if (!strcmp(p->outputs[i].name, c->name))
+			return fail(w, node,
+				    "output '%s': the name is taken by the output at line %u",
+				    c->name, p->outputs[i].line);
+	return check_output(w, node, c);
+}
+
+static int privacy_field(struct walk *w, const char *key, const yaml_node_t *key_node,
+			 const yaml_node_t *value, void *ctx)
+{
+	struct policy *p = ctx;
+
+	if (!strcmp(key, "key_file"))
+		return get_string(w, value, "privacy.key_file", &p->pseudonym_key_file);
+	return unknown_key(w, key_node, "privacy", key, "key_file");
+}
+
 /* ---- top level ---- */
 
 static int interface_item(struct walk *w, const yaml_node_t *node, void *ctx)
@@ -618,7 +1033,13 @@ static int top_field(struct walk *w, const char *key, const yaml_node_t *key_nod
 		return parse_rules(w, value, p);
 	if (!strcmp(key, "detect"))
 		return for_each_pair(w, value, "detect", detect_field, &p->detect);
-	return unknown_key(w, key_node, "policy", key, "profile, interfaces, rules or detect");
+	if (!strcmp(key, "outputs"))
+		return for_each_item(w, value, "outputs", (void **)&p->outputs, sizeof(*p->outputs),
+				     output_item, p);
+	if (!strcmp(key, "privacy"))
+		return for_each_pair(w, value, "privacy", privacy_field, p);
+	return unknown_key(w, key_node, "policy", key,
+			   "profile, interfaces, rules, detect, outputs or privacy");
 }
 
 int policy_parse(const char *text, size_t len, const char *name, struct policy *p, char *err,
@@ -650,7 +1071,9 @@ int policy_parse(const char *text, size_t len, const char *name, struct policy *
 	if (!root || (root->type == YAML_SCALAR_NODE && !root->data.scalar.length))
 		ret = 0;
 	else if (root->type != YAML_MAPPING_NODE)
-		fail(&w, root, "policy: expected a mapping of profile, interfaces, rules, detect");
+		fail(&w, root,
+		     "policy: expected a mapping of profile, interfaces, rules, detect, outputs, "
+		     "privacy");
 	else
 		ret = for_each_pair(&w, root, "policy", top_field, p);
 	/* Only one document: a second one would be silently ignored otherwise. */

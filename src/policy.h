@@ -14,6 +14,7 @@
 
 #include "addr.h"
 #include "inventory.h"
+#include "output.h"
 
 #define POLICY_MAX_FILE (1u << 20)
 #define POLICY_NAME_MAX 64
@@ -79,6 +80,9 @@ struct policy {
 	struct policy_rule *rules;
 	unsigned int n_rules;
 	struct detect_config detect;
+	struct sink_config *outputs; /* `outputs:`; none: the command line's, or stdout */
+	unsigned int n_outputs;
+	char *pseudonym_key_file; /* privacy.key_file */
 };
 
 /* The policy of no file: production, no rules, every default. */
@@ -102,6 +106,8 @@ bool cidr_contains(const struct cidr *c, const uint8_t addr[ADDR_LEN]);
 
 /* "20/s", "1200/m", "5/h", or a number (per second); > 0. */
 int rate_parse(const char *text, double *per_s);
+/* "512KiB", "100MiB", "1GiB", "1000" (bytes); KB, MB, GB are powers of 1000. */
+int size_parse(const char *text, uint64_t *bytes);
 /* "500ms", "10s", "5m", "1h", "1d", or a number of seconds; > 0. */
 int duration_parse(const char *text, uint64_t *ms);
 

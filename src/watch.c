@@ -31,6 +31,7 @@
 #include "json.h"
 #include "detect.h"
 #include "log.h"
+#include "output.h"
 #include "policy.h"
 #include "published.h"
 #include "stats.h"
@@ -48,6 +49,8 @@
  * intervals, so that its last counters and late records are still named.
  */
 #define STOPPED_KEEP_INTERVALS 3
+/* At exit, the outputs get this long to deliver what they hold. */
+#define CLOSE_DELIVERY_MS 3000
 /* Events of unknown cgroups wait this long for the next walk of cgroupfs. */
 #define HOLD_MS 250
 #define HELD_MAX 4096
@@ -62,7 +65,7 @@ struct watcher {
 	struct json_line line; /* the record being written */
 	char host_name[256];
 	char cgroup_mount[4096];
-	FILE *out;
+	struct outputs outputs;
 	int epoll_fd, stats_timer_fd, drain_timer_fd, signal_fd;
 	int64_t mono_to_real_ns;
 	struct runtimes runtimes;
@@ -82,7 +85,6 @@ struct watcher {
 	uint64_t detector_evictions_reported;
 	uint64_t scan_sources_evicted;
 	uint64_t unauth_reported_evicted;
-	bool output_failed;
 };
 
 static void sync_clocks(struct watcher *w)
@@ -101,12 +103,34 @@ static uint64_t now_realtime(void)
 	return clock_ns(CLOCK_REALTIME);
 }
 
+/* One record to every output whose filters take it. */
+static void emit_except(struct watcher *w, struct json_line *rec, const struct sink *except)
+{
+	if (rec->failed || rec->depth || !rec->len) {
+		log_error("cannot write a %s record: out of memory", rec->action);
+		return;
+	}
+	outputs_send_except(&w->outputs, except, rec->buf, rec->len, rec->kind, rec->action,
+			    rec->severity, rec->realtime_ns / 1000000);
+}
+
 static void emit(struct watcher *w, struct json_line *rec)
 {
-	if (json_write_line(w->out, rec) && !w->output_failed) {
-		w->output_failed = true;
-		log_error("cannot write events to stdout: %s", strerror(errno));
-	}
+	emit_except(w, rec, NULL);
+}
+
+/* A sink's loss is told to the other sinks: it may not take the record itself. */
+static void sink_lost_out(void *ctx, const struct sink *s, enum sink_loss cause, uint64_t count,
+			  uint64_t total)
+{
+	struct watcher *w = ctx;
+
+	log_warn("output %s lost %llu records (%s)", s->cfg.name, (unsigned long long)count,
+		 sink_loss_name(cause));
+	emit_except(w,
+		    ecs_sink_events_lost(&w->line, &w->meta, now_realtime(), s->cfg.name,
+					 sink_loss_name(cause), count, total),
+		    s);
 }
 
 /*
@@ -445,6 +469,7 @@ static void report_losses(struct watcher *w, uint64_t now)
 {
 	struct berth_bpf *skel = w->loader.skel;
 
+	outputs_report_losses(&w->outputs, sink_lost_out, w);
 	if (stats_read_health(&w->stats, bpf_map__fd(skel->maps.health)))
 		log_warn("cannot read health counters: %s", strerror(errno));
 	if (w->detect.evictions > w->detector_evictions_reported) {
@@ -712,17 +737,54 @@ static int run_loop(struct watcher *w)
 				ring_buffer__consume(w->rb);
 				release_held(w, false);
 				runtimes_tick(&w->runtimes, monotonic_ms());
+				outputs_tick(&w->outputs, monotonic_ms());
 			} else if (fd == ring_buffer__epoll_fd(w->rb)) {
 				ring_buffer__consume(w->rb);
-			} else {
+			} else if (!outputs_handle_fd(&w->outputs, fd, events[i].events)) {
 				runtimes_handle_fd(&w->runtimes, fd, events[i].events);
 			}
 		}
 		push_published_ports(w, false);
-		fflush(w->out);
-		if (w->output_failed)
+		outputs_flush(&w->outputs);
+		if (w->outputs.stdout_failed)
 			return -1;
 	}
+}
+
+/*
+ * The policy's outputs, then those of the flags; none at all is ECS on
+ * stdout. The pseudonym key is read only when a sink pseudonymises.
+ */
+static int open_outputs(struct watcher *w)
+{
+	struct sink_config configs[OUTPUTS_MAX];
+	struct pseudonym_key key = { 0 };
+	const char *key_path = w->opts->pseudonym_key_path ? w->opts->pseudonym_key_path :
+							     w->policy.pseudonym_key_file;
+	unsigned int n = 0;
+	bool pseudonymize = false;
+	char err[512];
+
+	for (unsigned int i = 0; i < w->policy.n_outputs && n < OUTPUTS_MAX; i++)
+		configs[n++] = w->policy.outputs[i];
+	for (unsigned int i = 0; i < w->opts->n_outputs && n < OUTPUTS_MAX; i++)
+		configs[n++] = w->opts->outputs[i];
+	for (unsigned int i = 0; i < n; i++)
+		pseudonymize |= configs[i].pseudonymize;
+	if (pseudonymize && pseudonym_key_load(key_path, &key, err, sizeof(err))) {
+		log_error("%s", err);
+		return -1;
+	}
+	if (pseudonymize && !key_path)
+		log_warn(
+			"no pseudonym key file (privacy.key_file or --pseudonym-key): a random key "
+			"is used, so pseudonyms change when berth restarts");
+	w->outputs.host_name = w->host_name;
+	if (outputs_open(&w->outputs, configs, n, &key, w->epoll_fd, err, sizeof(err))) {
+		log_error("%s", err);
+		return -1;
+	}
+	return 0;
 }
 
 static void close_fd(int fd)
@@ -768,13 +830,11 @@ int watch_run(const struct watch_options *opts, struct policy *policy)
 	struct watcher w = {
 		.opts = opts,
 		.loader = { .cgroup_fd = -1 },
-		.out = stdout,
 		.epoll_fd = -1,
 		.stats_timer_fd = -1,
 		.drain_timer_fd = -1,
 		.signal_fd = -1,
 	};
-	static char out_buf[1 << 16];
 	int exit_code = 1;
 	bool inventory_ready = false, stats_ready = false, runtimes_ready = false;
 	const struct runtime_observer observer = {
@@ -801,7 +861,6 @@ int watch_run(const struct watch_options *opts, struct policy *policy)
 		snprintf(w.host_name, sizeof(w.host_name), "unknown");
 	w.meta.host_name = w.host_name;
 	w.meta.version = BERTH_VERSION;
-	setvbuf(w.out, out_buf, _IOFBF, sizeof(out_buf));
 
 	if (inventory_init(&w.inv, w.cgroup_mount) ||
 	    hashmap_init(&w.gone_cgroups, sizeof(uint64_t), 0))
@@ -823,6 +882,10 @@ int watch_run(const struct watch_options *opts, struct policy *policy)
 	}
 	if (setup_loop(&w)) {
 		log_error("cannot set up the event loop: %s", strerror(errno));
+		goto cleanup;
+	}
+	if (open_outputs(&w)) {
+		exit_code = 2;
 		goto cleanup;
 	}
 	if (runtimes_init(&w.runtimes, &w.inv, w.epoll_fd, &observer)) {
@@ -868,10 +931,11 @@ int watch_run(const struct watch_options *opts, struct policy *policy)
 	ring_buffer__consume(w.rb);
 	release_held(&w, true);
 	report_stats(&w);
-	fflush(w.out);
-	exit_code = w.output_failed ? 1 : 0;
+	outputs_flush(&w.outputs);
+	exit_code = w.outputs.stdout_failed ? 1 : 0;
 
 cleanup:
+	outputs_close(&w.outputs, monotonic_ms() + CLOSE_DELIVERY_MS);
 	close_fd(w.signal_fd);
 	close_fd(w.stats_timer_fd);
 	close_fd(w.drain_timer_fd);
@@ -889,6 +953,5 @@ cleanup:
 	hashmap_free(&w.gone_cgroups);
 	detect_free(&w.detect);
 	policy_free(&w.policy);
-	fflush(w.out);
 	return exit_code;
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "loader.h"
+#include "output.h"
 
 struct watch_options {
 	const char *ifaces[MAX_IFACES];
@@ -13,12 +14,15 @@ struct watch_options {
 	enum xdp_mode xdp_mode;
 	unsigned int interval_s;
 	const char *docker_socket;
-	const char *podman_socket; /* NULL: podman not followed */
-	bool podman_socket_given;  /* by flag: its absence is worth a warning */
-	const char *oci_root;	   /* prefix of containerd's and CRI-O's state dirs */
-	const char *config_path;   /* the YAML policy, or NULL: the defaults */
-	bool all;		   /* also host processes and unpublished ports */
-	uint32_t ringbuf_bytes;	   /* 0: the object's default */
+	const char *podman_socket;		 /* NULL: podman not followed */
+	bool podman_socket_given;		 /* by flag: its absence is worth a warning */
+	const char *oci_root;			 /* prefix of containerd's and CRI-O's state dirs */
+	const char *config_path;		 /* the YAML policy, or NULL: the defaults */
+	bool all;				 /* also host processes and unpublished ports */
+	uint32_t ringbuf_bytes;			 /* 0: the object's default */
+	struct sink_config outputs[OUTPUTS_MAX]; /* --output, after the policy's outputs */
+	unsigned int n_outputs;
+	const char *pseudonym_key_path; /* --pseudonym-key, over privacy.key_file */
 };
 
 /*
