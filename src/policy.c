@@ -780,8 +780,9 @@ static int output_target(struct walk *w, const yaml_node_t *value, const char *k
 
 	if (!v)
 		return -1;
-	if (c->path || c->host || c->socket_path || c->url)
-		return fail(w, value, "%s: an output has one of path, address or url", key);
+	if (c->path || c->host || c->socket_path || c->url || c->type_given)
+		return fail(w, value, "%s: an output has one of type: stdout, path, address or url",
+			    key);
 	snprintf(target, sizeof(target), "%s%s", strcmp(key, "path") ? "" : "file:", v);
 	if (sink_config_from_target(target, &parsed, err, sizeof(err)))
 		return fail(w, value, "%s", err);
@@ -795,6 +796,8 @@ static int output_target(struct walk *w, const yaml_node_t *value, const char *k
 				"address: expected udp://, tcp://, tls://HOST:PORT or unix:PATH, got '%s'",
 			v);
 	}
+	if (!c->name)
+		c->name = strdup(v);
 	c->type = parsed.type;
 	c->transport = parsed.transport;
 	c->shape = parsed.shape;
@@ -825,6 +828,7 @@ static int output_field(struct walk *w, const char *key, const yaml_node_t *key_
 				    "type: only stdout is given as a type; a file, syslog or http "
 				    "output is known by its path, address or url");
 		c->type = SINK_STDOUT;
+		c->type_given = true;
 		return 0;
 	}
 	if (!strcmp(key, "path") || !strcmp(key, "address") || !strcmp(key, "url"))
@@ -951,19 +955,12 @@ static int output_item(struct walk *w, const yaml_node_t *node, void *ctx)
 	if (for_each_pair(w, node, "output", output_field, c))
 		return -1;
 	has_target = c->path || c->host || c->socket_path || c->url;
-	if (!has_target && c->type != SINK_STDOUT)
+	if (!has_target && !c->type_given)
 		return fail(w, node,
 			    "output: give path (a file), address (syslog), url (HTTP) or "
 			    "type: stdout");
-	if (!c->name) {
-		c->name = strdup(c->type == SINK_STDOUT ? "stdout" :
-				 c->path		? c->path :
-				 c->url			? c->url :
-				 c->socket_path		? c->socket_path :
-							  c->host);
-		if (!c->name)
-			return fail(w, node, "output: out of memory");
-	}
+	if (!c->name && !(c->name = strdup("stdout")))
+		return fail(w, node, "output: out of memory");
 	for (unsigned int i = 0; i + 1 < p->n_outputs; i++)
 		if (!strcmp(p->outputs[i].name, c->name))
 			return fail(w, node,

@@ -118,9 +118,9 @@ static const struct {
 	{ "profile: 'production\n", "berth.yaml:2:1: invalid YAML: found unexpected end of stream "
 				    "while scanning a quoted scalar" },
 	{ "- 1\n", "berth.yaml:1:1: policy: expected a mapping of profile, interfaces, rules, "
-		   "detect" },
+		   "detect, outputs, privacy" },
 	{ "profil: production\n", "berth.yaml:1:1: policy: unknown key 'profil' (expected profile, "
-				  "interfaces, rules or detect)" },
+				  "interfaces, rules, detect, outputs or privacy)" },
 	{ "profile: staging\n",
 	  "berth.yaml:1:10: profile: expected production or development, got 'staging'" },
 	{ "profile: production\nprofile: development\n",
@@ -202,6 +202,47 @@ static const struct {
 	{ "? [a]\n: b\n", "berth.yaml:1:3: policy: expected a single value, got a list" },
 	{ "profile: &p production\nrules: *p\n",
 	  "berth.yaml:1:10: rules: expected a list, got a single value" },
+	/* outputs: and privacy: */
+	{ "outputs:\n  - {path: /tmp/x, address: \"udp://h:514\"}\n",
+	  "berth.yaml:2:29: address: an output has one of type: stdout, path, address or url" },
+	{ "outputs:\n  - {address: \"udp://nohost\"}\n",
+	  "berth.yaml:2:15: output 'udp://nohost': expected udp://HOST:PORT (an IPv6 host in brackets)" },
+	{ "outputs:\n  - {address: \"http://h/x\"}\n",
+	  "berth.yaml:2:15: address: expected udp://, tcp://, tls://HOST:PORT or unix:PATH, got 'http://h/x'" },
+	{ "outputs:\n  - {url: \"ftp://h/x\"}\n",
+	  "berth.yaml:2:11: url: expected http:// or https://, got 'ftp://h/x'" },
+	{ "outputs:\n  - {name: a}\n",
+	  "berth.yaml:2:5: output: give path (a file), address (syslog), url (HTTP) or type: stdout" },
+	{ "outputs:\n  - {path: /tmp/x, rotate: {size: 10 MiB}}\n",
+	  "berth.yaml:2:35: rotate.size: expected a size like 512KiB, 100MiB or 1GiB, got '10 MiB'" },
+	{ "outputs:\n  - {path: /tmp/x, rotate: {sizes: 1}}\n",
+	  "berth.yaml:2:29: rotate: unknown key 'sizes' (expected size, age or keep)" },
+	{ "outputs:\n  - {path: /tmp/x, spool: {dir: /tmp}}\n",
+	  "berth.yaml:2:5: output '/tmp/x': spool does not apply to a file output" },
+	{ "outputs:\n  - {address: \"tcp://h:514\", rotate: {size: 1MiB}}\n",
+	  "berth.yaml:2:5: output 'tcp://h:514': rotate does not apply to a syslog output" },
+	{ "outputs:\n  - {type: stdout, tls: {ca: /x}}\n",
+	  "berth.yaml:2:5: output 'stdout': tls does not apply to a stdout output" },
+	{ "outputs:\n  - {type: file}\n",
+	  "berth.yaml:2:12: type: only stdout is given as a type; a file, syslog or http output is known by its path, address or url" },
+	{ "outputs:\n  - {url: \"http://h/_bulk\", shape: es}\n",
+	  "berth.yaml:2:36: shape: expected ndjson, elasticsearch or splunk-hec, got 'es'" },
+	{ "outputs:\n  - {url: \"http://h/\", headers: {\"Bad Name\": x}}\n",
+	  "berth.yaml:2:34: headers: 'Bad Name' is not a header name and one-line value" },
+	{ "outputs:\n  - {path: /a, name: x}\n  - {path: /b, name: x}\n",
+	  "berth.yaml:3:5: output 'x': the name is taken by the output at line 2" },
+	{ "outputs:\n  - {type: stdout, min_severity: 101}\n",
+	  "berth.yaml:2:34: min_severity: expected a whole number from 0 to 100, got '101'" },
+	{ "outputs:\n  - {type: stdout, pseudonymize: yes}\n",
+	  "berth.yaml:2:34: pseudonymize: expected true or false, got 'yes'" },
+	{ "outputs:\n  - {type: stdout, kinds: alert}\n",
+	  "berth.yaml:2:27: kinds: expected a list, got a single value" },
+	{ "outputs: {type: stdout}\n", "berth.yaml:1:10: outputs: expected a list, got a mapping" },
+	{ "privacy: {key: /x}\n",
+	  "berth.yaml:1:11: privacy: unknown key 'key' (expected key_file)" },
+	{ "outputs:\n  - {path: /tmp/x, flsh: 1s}\n",
+	  "berth.yaml:2:20: output: unknown key 'flsh' (expected name, type, path, address, url, format, kinds, actions, min_severity, drop_fields, pseudonymize, queue, rotate, flush, fsync, facility, app_name, tls, shape, headers, token_file, index, batch, timeout, retry or spool)" },
+
 };
 
 static void test_malformed(void **state)
@@ -221,7 +262,93 @@ static void test_malformed(void **state)
 		assert_int_equal(p.n_rules, 0);
 		assert_null(p.rules);
 		assert_int_equal(p.n_interfaces, 0);
+		assert_int_equal(p.n_outputs, 0);
 	}
+}
+
+/* Every kind of output, with the options of each. */
+static void test_outputs(void **state)
+{
+	static const char text[] = "privacy: {key_file: /etc/berth/pseudonym.key}\n"
+				   "outputs:\n"
+				   "  - type: stdout\n"
+				   "    kinds: [alert]\n"
+				   "    min_severity: 50\n"
+				   "  - name: archive\n"
+				   "    path: /var/log/berth/events.json\n"
+				   "    rotate: {size: 100MiB, age: 1d, keep: 7}\n"
+				   "    flush: immediate\n"
+				   "    fsync: true\n"
+				   "    drop_fields: [container.labels, source.port]\n"
+				   "  - address: \"tls://[2001:db8::1]:6514\"\n"
+				   "    facility: 4\n"
+				   "    tls: {ca: /etc/ssl/ca.pem, server_name: siem.example}\n"
+				   "    pseudonymize: true\n"
+				   "    queue: {events: 500, bytes: 1MiB}\n"
+				   "  - address: unix:/dev/log\n"
+				   "    actions: [port-scan, brute-force]\n"
+				   "  - url: https://es.example:9200/_bulk\n"
+				   "    headers: {X-Team: sre}\n"
+				   "    token_file: /run/secrets/es\n"
+				   "    batch: {events: 100, bytes: 512KiB, interval: 2s}\n"
+				   "    retry: {min: 1s, max: 1m}\n"
+				   "    spool: {dir: /var/spool/berth, max_bytes: 1GiB}\n";
+	struct policy p;
+	char err[512] = "";
+
+	(void)state;
+	if (parse(text, &p, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_string_equal(p.pseudonym_key_file, "/etc/berth/pseudonym.key");
+	assert_int_equal(p.n_outputs, 5);
+	assert_int_equal(p.outputs[0].type, SINK_STDOUT);
+	assert_string_equal(p.outputs[0].name, "stdout");
+	assert_int_equal(p.outputs[0].n_kinds, 1);
+	assert_string_equal(p.outputs[0].kinds[0], "alert");
+	assert_int_equal(p.outputs[0].min_severity, 50);
+
+	assert_int_equal(p.outputs[1].type, SINK_FILE);
+	assert_string_equal(p.outputs[1].name, "archive");
+	assert_string_equal(p.outputs[1].path, "/var/log/berth/events.json");
+	assert_int_equal(p.outputs[1].rotate_bytes, 100ull << 20);
+	assert_int_equal(p.outputs[1].rotate_age_ms, 86400000);
+	assert_int_equal(p.outputs[1].keep, 7);
+	assert_true(p.outputs[1].flush_given);
+	assert_int_equal(p.outputs[1].flush_ms, 0);
+	assert_true(p.outputs[1].fsync);
+	assert_int_equal(p.outputs[1].n_drop_fields, 2);
+	assert_string_equal(p.outputs[1].drop_fields[1], "source.port");
+
+	assert_int_equal(p.outputs[2].type, SINK_SYSLOG);
+	assert_int_equal(p.outputs[2].transport, SYSLOG_TLS);
+	assert_string_equal(p.outputs[2].name, "tls://[2001:db8::1]:6514");
+	assert_string_equal(p.outputs[2].host, "2001:db8::1");
+	assert_string_equal(p.outputs[2].port, "6514");
+	assert_int_equal(p.outputs[2].syslog.facility, 4);
+	assert_string_equal(p.outputs[2].tls_ca, "/etc/ssl/ca.pem");
+	assert_string_equal(p.outputs[2].tls_server_name, "siem.example");
+	assert_true(p.outputs[2].pseudonymize);
+	assert_int_equal(p.outputs[2].queue_events, 500);
+	assert_int_equal(p.outputs[2].queue_bytes, 1u << 20);
+
+	assert_int_equal(p.outputs[3].transport, SYSLOG_UNIX);
+	assert_string_equal(p.outputs[3].socket_path, "/dev/log");
+	assert_int_equal(p.outputs[3].n_actions, 2);
+
+	assert_int_equal(p.outputs[4].type, SINK_HTTP);
+	assert_int_equal(p.outputs[4].shape, HTTP_ES_BULK);
+	assert_string_equal(p.outputs[4].headers[0], "X-Team: sre");
+	assert_string_equal(p.outputs[4].token_file, "/run/secrets/es");
+	assert_int_equal(p.outputs[4].batch_events, 100);
+	assert_int_equal(p.outputs[4].batch_bytes, 512u << 10);
+	assert_int_equal(p.outputs[4].batch_ms, 2000);
+	assert_int_equal(p.outputs[4].retry_min_ms, 1000);
+	assert_int_equal(p.outputs[4].retry_max_ms, 60000);
+	assert_string_equal(p.outputs[4].spool_dir, "/var/spool/berth");
+	assert_int_equal(p.outputs[4].spool_bytes, 1ull << 30);
+	policy_free(&p);
+	assert_int_equal(p.n_outputs, 0);
+	assert_null(p.outputs);
 }
 
 static void test_load_file(void **state)
@@ -364,6 +491,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_design_example),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_outputs),
 		cmocka_unit_test_setup_teardown(test_load_file, tmp_setup, tmp_teardown),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_matching),
