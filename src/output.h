@@ -61,7 +61,7 @@ const char *sink_loss_name(enum sink_loss cause); /* "queue-full", ... */
 struct sink_config {
 	char *name; /* for messages, events-lost and metrics; default the target */
 	enum sink_type type;
-	bool type_given; /* `type: stdout` in the policy */
+	bool type_given;	   /* `type: stdout` in the policy */
 	enum output_format format; /* default ECS; syslog: RFC 5424 */
 	bool format_given;
 
