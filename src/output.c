@@ -20,7 +20,6 @@
 
 /* TEMPORARY while the transports and formats land: weak, so the tree links. */
 extern const struct sink_ops syslog_sink_ops __attribute__((weak));
-extern const struct sink_ops http_sink_ops __attribute__((weak));
 int format_record(enum output_format format, const json_t *ecs, const struct syslog_options *sys,
 		  struct buf *out) __attribute__((weak));
 int format_syslog_header(const json_t *ecs, const struct syslog_options *sys, struct buf *out)
