@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "docker.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 #include "ps.h"
 #include "watch.h"
@@ -62,6 +63,8 @@ static const char watch_usage[] =
 	"  -a, --all               also report host processes (cgroups that are not\n"
 	"                          containers) and unpublished ports on --iface\n"
 	"      --ringbuf-size N    ring buffer size, a power of two (default 8M)\n"
+	"      --metrics-listen A  serve Prometheus metrics at http://A/metrics, A being\n"
+	"                          IPV4:PORT or [IPV6]:PORT (docs/metrics.md)\n"
 	"  -v, --verbose           debug output, including libbpf's\n"
 	"  -h, --help              show this help\n"
 	"\n"
@@ -77,6 +80,9 @@ static const char watch_usage[] =
 	"  # with a policy, checked first\n"
 	"  berth watch --config /etc/berth/berth.yaml --check-config &&\n"
 	"    sudo berth watch --config /etc/berth/berth.yaml\n"
+	"\n"
+	"  # plus Prometheus metrics on loopback: curl http://127.0.0.1:9464/metrics\n"
+	"  sudo berth watch --metrics-listen 127.0.0.1:9464\n"
 	"\n"
 	"  # only who connects to published ports\n"
 	"  sudo berth watch | jq -c 'select(.event.action == \"connection-accepted\" and .berth.port)'\n";
@@ -149,6 +155,7 @@ static int watch_command(int argc, char **argv, struct watch_options *opts)
 		{ "format", required_argument, NULL, 'F' },
 		{ "pseudonymize", no_argument, NULL, 'Z' },
 		{ "pseudonym-key", required_argument, NULL, 'K' },
+		{ "metrics-listen", required_argument, NULL, 'M' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -243,6 +250,15 @@ static int watch_command(int argc, char **argv, struct watch_options *opts)
 		case 'K':
 			opts->pseudonym_key_path = optarg;
 			break;
+		case 'M': {
+			struct sockaddr_storage addr;
+			socklen_t addr_len;
+
+			if (metrics_parse_address(optarg, &addr, &addr_len, err, sizeof(err)))
+				return usage_error("watch", "%s", err);
+			opts->metrics_listen = optarg;
+			break;
+		}
 		case 'v':
 			log_verbose = true;
 			break;

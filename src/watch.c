@@ -31,6 +31,7 @@
 #include "json.h"
 #include "detect.h"
 #include "log.h"
+#include "metrics.h"
 #include "output.h"
 #include "policy.h"
 #include "published.h"
@@ -85,6 +86,7 @@ struct watcher {
 	uint64_t detector_evictions_reported;
 	uint64_t scan_sources_evicted;
 	uint64_t unauth_reported_evicted;
+	struct metrics *metrics; /* --metrics-listen, or NULL */
 };
 
 static void sync_clocks(struct watcher *w)
@@ -253,6 +255,7 @@ static void alert_out(void *ctx, const struct alert *a)
 	struct watcher *w = ctx;
 
 	emit(w, ecs_alert(&w->line, &w->meta, now_realtime(), a));
+	metrics_count_alert(w->metrics, a->rule_name, a->action);
 }
 
 static void report_event(struct watcher *w, const struct berth_event *ev)
@@ -738,9 +741,12 @@ static int run_loop(struct watcher *w)
 				release_held(w, false);
 				runtimes_tick(&w->runtimes, monotonic_ms());
 				outputs_tick(&w->outputs, monotonic_ms());
+				metrics_tick(w->metrics, monotonic_ms());
 			} else if (fd == ring_buffer__epoll_fd(w->rb)) {
 				ring_buffer__consume(w->rb);
-			} else if (!outputs_handle_fd(&w->outputs, fd, events[i].events)) {
+			} else if (!outputs_handle_fd(&w->outputs, fd, events[i].events) &&
+				   /* Before the runtimes: curl's handler takes any fd. */
+				   !metrics_handle_fd(w->metrics, fd, events[i].events)) {
 				runtimes_handle_fd(&w->runtimes, fd, events[i].events);
 			}
 		}
@@ -784,6 +790,84 @@ static int open_outputs(struct watcher *w)
 		log_error("%s", err);
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * --metrics-listen: a scrape reports the counters as of the last stats
+ * interval, joined to the inventory as the port-stats records are. The
+ * cgroup table only: a scrape never walks cgroupfs.
+ */
+static bool metrics_port_owner(void *ctx, const struct berth_port_key *key,
+			       const struct container **c, const struct port_binding **b)
+{
+	struct watcher *w = ctx;
+	const struct cgroup_entry *entry = hashmap_get(&w->inv.by_cgroup, &key->cgroup_id);
+
+	if (!entry || !entry->is_container)
+		return false;
+	*c = inventory_container(&w->inv, entry->from_path.id);
+	*b = *c ? container_binding(*c, key->port, key->protocol) : NULL;
+	return *b != NULL;
+}
+
+static bool metrics_host_port_owner(void *ctx, uint16_t host_port, uint8_t protocol,
+				    const struct container **c, const struct port_binding **b)
+{
+	struct watcher *w = ctx;
+
+	*c = inventory_by_host_port(&w->inv, host_port, protocol, b);
+	return *c != NULL;
+}
+
+static const char *metrics_interface_name(void *ctx, uint32_t ifindex)
+{
+	const struct xdp_attachment *att = xdp_by_ifindex(ctx, ifindex);
+
+	return att ? att->name : NULL;
+}
+
+static void metrics_view_of(void *ctx, struct metrics_view *v)
+{
+	struct watcher *w = ctx;
+	const struct metrics_eviction evictions[] = {
+		{ "xdp_sources", "xdp-source-evicted", w->xdp_sources_evicted },
+		{ "xdp_ports", "xdp-port-evicted", w->xdp_ports_evicted },
+		{ "scan_sources", "scan-source-evicted", w->scan_sources_evicted },
+		{ "unauthorized_reported", "unauthorized-memory-evicted",
+		  w->unauth_reported_evicted },
+	};
+
+	v->stats = &w->stats;
+	v->port_owner = metrics_port_owner;
+	v->host_port_owner = metrics_host_port_owner;
+	v->interface_name = metrics_interface_name;
+	v->ctx = w;
+	v->detector_evictions = w->detect.evictions;
+	memcpy(v->evictions, evictions, sizeof(evictions));
+	v->n_evictions = sizeof(evictions) / sizeof(evictions[0]);
+	v->outputs = &w->outputs;
+}
+
+static int open_metrics(struct watcher *w)
+{
+	const struct metrics_source src = {
+		.fill = metrics_view_of,
+		.ctx = w,
+		.obj = w->loader.skel->obj,
+		.ringbuf_fd = bpf_map__fd(w->loader.skel->maps.events),
+	};
+	char err[512];
+
+	if (!w->opts->metrics_listen)
+		return 0;
+	w->metrics = metrics_open(w->opts->metrics_listen, w->epoll_fd, &src, err, sizeof(err));
+	if (!w->metrics) {
+		log_error("%s", err);
+		return -1;
+	}
+	log_info("metrics: http://%s/metrics (port %u)", w->opts->metrics_listen,
+		 metrics_port(w->metrics));
 	return 0;
 }
 
@@ -888,6 +972,10 @@ int watch_run(const struct watch_options *opts, struct policy *policy)
 		exit_code = 2;
 		goto cleanup;
 	}
+	if (open_metrics(&w)) {
+		exit_code = 2;
+		goto cleanup;
+	}
 	if (runtimes_init(&w.runtimes, &w.inv, w.epoll_fd, &observer)) {
 		log_error("cannot set up the runtime clients: %s", strerror(errno));
 		goto cleanup;
@@ -936,6 +1024,7 @@ int watch_run(const struct watch_options *opts, struct policy *policy)
 
 cleanup:
 	outputs_close(&w.outputs, monotonic_ms() + CLOSE_DELIVERY_MS);
+	metrics_close(w.metrics);
 	close_fd(w.signal_fd);
 	close_fd(w.stats_timer_fd);
 	close_fd(w.drain_timer_fd);

@@ -23,6 +23,7 @@ struct watch_options {
 	struct sink_config outputs[OUTPUTS_MAX]; /* --output, after the policy's outputs */
 	unsigned int n_outputs;
 	const char *pseudonym_key_path; /* --pseudonym-key, over privacy.key_file */
+	const char *metrics_listen;	/* --metrics-listen ADDR:PORT, or NULL: no endpoint */
 };
 
 /*
