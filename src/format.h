@@ -25,6 +25,13 @@ enum output_format {
 int format_parse(const char *name);
 const char *format_name(enum output_format format);
 
+/*
+ * The private enterprise number in berth's SD-IDs ("berth@32473"): 32473
+ * is the one RFC 5612 reserves for documentation and examples. A site
+ * with its own PEN changes it here.
+ */
+#define SYSLOG_SD_PEN 32473
+
 /* What the syslog header carries besides the record. */
 struct syslog_options {
 	unsigned int facility; /* 0..23; default 16 (local0) */
