@@ -1,0 +1,188 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash
+#
+# End-to-end tests of `berth watch --metrics-listen`: the real endpoint with a
+# real container and real connections, checked by Debian's promtool and
+# scraped by a real Prometheus server whose query API must return the
+# per-port counter the test expects.
+
+# Connections the test makes to the container's published port.
+METRICS_N=${BERTH_METRICS_N:-25}
+
+require_prometheus() {
+	command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 ||
+		skip_because "prometheus or promtool not installed (scripts/install-deps --test)"
+}
+
+# metrics_value FILE SERIES: the value of the sample of FILE whose name and
+# labels are exactly SERIES (as written: name{label="value",...}); nothing
+# when there is none.
+metrics_value() {
+	SERIES="$2 " awk 'index($0, ENVIRON["SERIES"]) == 1 {print $NF}' "$1"
+}
+
+# scrape URL FILE: curl the endpoint into FILE; fails on anything but 200.
+scrape() {
+	local code
+	code=$(curl -s -o "$2" -w '%{http_code}' --max-time 5 "$1") || return 1
+	[ "$code" = 200 ] || {
+		echo "scrape $1: HTTP $code" >&2
+		return 1
+	}
+}
+
+# A container published on the namespace's side, N connections from a client
+# in its own namespace (through Docker's DNAT, seen by XDP on the veth too):
+# the endpoint reports exactly N in both views, promtool passes it without a
+# lint complaint, and Prometheus, scraping every second, answers a query for
+# the per-port counter with N.
+test_metrics_prometheus_scrape() {
+	require_root || return $?
+	require_berth || return $?
+	require_connload || return $?
+	require_prometheus || return $?
+	ensure_docker || return $?
+	ensure_test_image
+	local port mport pport cid out=$BERTH_TEST_TMP/watch.json err=$BERTH_TEST_TMP/watch.err
+	local berth_pid prom_pid res m=$BERTH_TEST_TMP/metrics.txt n=$METRICS_N i value
+	local url series lint
+
+	port=$(free_port 18480)
+	mport=$(free_port 19464)
+	pport=$(free_port 19090)
+	container_run berth-test-metrics -p "0.0.0.0:$port:80" "$TEST_IMAGE" httpd -f -p 80 -h /www >/dev/null
+	cid=$(docker inspect -f '{{.Id}}' berth-test-metrics)
+	netns_create mA 198.51.100.1 198.51.100.2
+	wait_tcp 198.51.100.1 "$port" 20 mA
+
+	start_berth berth_pid "$out" "$err" watch --iface bth-mA --interval 1 \
+		--metrics-listen "127.0.0.1:$mport"
+	assert_file_contains "$err" "metrics: http://127.0.0.1:$mport/metrics" "berth's log"
+	url="http://127.0.0.1:$mport/metrics"
+
+	res=$(netns_exec mA "$CONNLOAD" --target "198.51.100.1:$port" --connections "$n" \
+		--concurrency 4 --timeout-s 60)
+	assert_eq "$n" "$(jq .connections_ok <<<"$res")" "client connections ($res)"
+
+	# The labels of the container's port, in the order berth writes them.
+	local labels="container=\"berth-test-metrics\",container_id=\"$cid\",image=\"$TEST_IMAGE\",host_ip=\"0.0.0.0\",host_port=\"$port\",container_port=\"80\",protocol=\"tcp\""
+	series="berth_port_connections_closed_total{$labels}"
+	# Every close is counted once a stats interval has read it.
+	for ((i = 0; i < 100; i++)); do
+		scrape "$url" "$m"
+		value=$(metrics_value "$m" "$series")
+		[ "$value" = "$n" ] && break
+		sleep 0.2
+	done
+	assert_eq "$n" "$value" "closed connections on the endpoint"
+	assert_eq "$n" "$(metrics_value "$m" "berth_port_connections_opened_total{$labels}")" "opened connections"
+	assert_eq "$(jq .bytes_sent <<<"$res")" "$(metrics_value "$m" "berth_port_bytes_total{$labels,direction=\"in\"}")" "bytes the container received"
+	assert_eq "$(jq .bytes_received <<<"$res")" "$(metrics_value "$m" "berth_port_bytes_total{$labels,direction=\"out\"}")" "bytes the container sent"
+	# The interface view: at least one SYN per connection (a retransmitted one adds).
+	assert_ge "$(metrics_value "$m" "berth_interface_syns_total{interface=\"bth-mA\",$labels}")" "$n" "SYNs XDP saw"
+	assert_eq 0 "$(metrics_value "$m" "berth_interface_syns_dropped_total{interface=\"bth-mA\",$labels}")" "SYNs dropped"
+	# Health: nothing lost, the ring buffer mapped, the maps counted.
+	assert_eq 0 "$(metrics_value "$m" 'berth_events_lost_total{cause="ringbuf-full"}')" "ring buffer losses"
+	assert_eq 8388608 "$(metrics_value "$m" 'berth_ringbuf_size_bytes')" "ring buffer size"
+	assert_ge "$(metrics_value "$m" 'berth_bpf_map_entries{map="port_traffic"}')" 1 "port_traffic entries"
+	assert_eq 16384 "$(metrics_value "$m" 'berth_bpf_map_max_entries{map="port_traffic"}')" "port_traffic capacity"
+	assert_eq 0 "$(metrics_value "$m" 'berth_sink_events_lost_total{sink="stdout",cause="queue-full"}')" "stdout sink losses"
+	assert_eq 1 "$(metrics_value "$m" "berth_build_info{version=\"$(cat "$BERTH_ROOT/VERSION")\"}")" "build info"
+
+	# promtool reads it as Prometheus does, and lints it: no complaint at all.
+	lint=$(promtool check metrics <"$m" 2>&1) || {
+		echo "promtool check metrics failed: $lint" >&2
+		return 1
+	}
+	assert_eq "" "$lint" "promtool's complaints"
+
+	# What is not a scrape gets the status it deserves.
+	assert_eq 404 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$mport/")" "GET /"
+	assert_eq 405 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url")" "POST /metrics"
+	assert_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' -I "$url")" "HEAD /metrics"
+
+	# A real Prometheus, scraping every second.
+	mkdir -p "$BERTH_TEST_TMP/prometheus/data"
+	cat >"$BERTH_TEST_TMP/prometheus/prometheus.yml" <<-EOF
+		global:
+		  scrape_interval: 1s
+		  evaluation_interval: 1s
+		scrape_configs:
+		  - job_name: berth
+		    static_configs:
+		      - targets: ["127.0.0.1:$mport"]
+	EOF
+	promtool check config "$BERTH_TEST_TMP/prometheus/prometheus.yml" >/dev/null
+	start_bg prom_pid "$BERTH_TEST_TMP/prometheus/log" prometheus \
+		--config.file="$BERTH_TEST_TMP/prometheus/prometheus.yml" \
+		--storage.tsdb.path="$BERTH_TEST_TMP/prometheus/data" \
+		--web.listen-address="127.0.0.1:$pport"
+	for ((i = 0; i < 150; i++)); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$pport/-/ready")" = 200 ] && break
+		kill -0 "$prom_pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$pport/-/ready")" = 200 ] || {
+		echo "prometheus not ready after 30 s; its log ends with:" >&2
+		tail -n 20 "$BERTH_TEST_TMP/prometheus/log" >&2
+		return 1
+	}
+
+	# query EXPR: Prometheus's answer, "count value" of the instant vector.
+	query() {
+		curl -s --max-time 5 -G "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "query=$1" |
+			jq -r 'if .status == "success" then "\(.data.result | length) \(.data.result[0].value[1] // "-")" else "error \(.error)" end'
+	}
+	local q="berth_port_connections_opened_total{job=\"berth\",container=\"berth-test-metrics\",host_port=\"$port\",container_port=\"80\",protocol=\"tcp\"}"
+	local answer=""
+	for ((i = 0; i < 100; i++)); do
+		answer=$(query "$q")
+		[ "$answer" = "1 $n" ] && break
+		sleep 0.2
+	done
+	assert_eq "1 $n" "$answer" "Prometheus: series and value of $q"
+	assert_eq "1 1" "$(query 'up{job="berth"}')" "Prometheus: the target is up"
+	# Prometheus parsed every sample it scraped: none refused, none out of order.
+	assert_eq "1 0" "$(query 'scrape_samples_post_metric_relabeling{job="berth"} - scrape_samples_scraped{job="berth"}')" "samples dropped on ingestion"
+
+	stop_process "$prom_pid"
+	stop_process "$berth_pid" || {
+		echo "berth exited $? on SIGTERM; stderr:" >&2
+		cat "$err" >&2
+		return 1
+	}
+}
+
+# An address that does not parse is a usage error before anything loads; an
+# address taken by another process is one too, named with the flag.
+test_metrics_listen_errors() {
+	require_root || return $?
+	require_berth || return $?
+	local rc=0 err=$BERTH_TEST_TMP/err port holder_pid
+
+	"$BERTH_BIN" watch --metrics-listen 9464 2>"$err" || rc=$?
+	assert_eq 2 "$rc" "exit status of a bad address"
+	assert_file_contains "$err" "^berth watch: --metrics-listen '9464': expected ADDRESS:PORT, e.g. 127.0.0.1:9464 or \[::1\]:9464$" "error"
+
+	port=$(free_port 19564)
+	# SO_REUSEADDR: the port may still have connections in TIME_WAIT.
+	start_bg holder_pid "$BERTH_TEST_TMP/holder.log" python3 -c "
+import socket, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $port))
+s.listen()
+print('listening', flush=True)
+time.sleep(60)"
+	wait_for_line "$BERTH_TEST_TMP/holder.log" listening 10 "$holder_pid"
+	rc=0
+	timeout 30 "$BERTH_BIN" watch --metrics-listen "127.0.0.1:$port" >/dev/null 2>"$err" || rc=$?
+	assert_eq 2 "$rc" "exit status when the port is taken"
+	assert_file_contains "$err" "--metrics-listen 127.0.0.1:$port: cannot listen: Address already in use" "error"
+	# It gave up before attaching anything, and said nothing of being ready.
+	if grep -q "ready: watching" "$err"; then
+		echo "berth said ready despite the failed listen:" >&2
+		cat "$err" >&2
+		return 1
+	fi
+}
