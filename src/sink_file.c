@@ -89,6 +89,7 @@ struct stdout_state {
 	int saved_flags;
 	bool nonblocking; /* a pipe or socket: EAGAIN waits for EPOLLOUT */
 	bool waiting;	  /* registered for EPOLLOUT */
+	bool closed;	  /* nobody reads stdout any more */
 };
 
 static int stdout_open(struct sink *s, char *err, size_t errlen)
@@ -118,6 +119,11 @@ static void stdout_drain(struct sink *s)
 {
 	struct stdout_state *st = s->state;
 
+	if (st->closed) {
+		sink_lost(s, LOSS_WRITE, s->count);
+		sink_pop(s, s->count);
+		return;
+	}
 	while (s->count) {
 		if (write_lines(s, &st->lw, WRITE_BATCH) >= 0)
 			continue;
@@ -128,10 +134,11 @@ static void stdout_drain(struct sink *s)
 				st->waiting = true;
 			return;
 		}
-		/* Nobody reads stdout any more: berth's stream has nowhere to go. */
+		/* Nobody reads stdout any more: what comes for it is lost, and counted. */
 		log_error("cannot write events to stdout: %s", strerror(errno));
 		sink_lost(s, LOSS_WRITE, s->count);
 		sink_pop(s, s->count);
+		st->closed = true;
 		s->outputs->stdout_failed = true;
 		break;
 	}
@@ -165,7 +172,7 @@ static void stdout_close(struct sink *s, int64_t deadline_ms)
 	if (st->nonblocking)
 		fcntl(STDOUT_FILENO, F_SETFL, st->saved_flags);
 	st->nonblocking = false;
-	while (s->count && monotonic_ms() < deadline_ms && !s->outputs->stdout_failed)
+	while (s->count && monotonic_ms() < deadline_ms && !st->closed)
 		stdout_drain(s);
 	if (st->waiting)
 		outputs_unwatch_fd(s->outputs, st->lw.fd);

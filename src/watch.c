@@ -752,7 +752,8 @@ static int run_loop(struct watcher *w)
 		}
 		push_published_ports(w, false);
 		outputs_flush(&w->outputs);
-		if (w->outputs.stdout_failed)
+		/* stdout was the stream; with other outputs, they go on without it. */
+		if (w->outputs.stdout_failed && w->outputs.n_sinks == 1)
 			return -1;
 	}
 }
@@ -1020,7 +1021,7 @@ int watch_run(const struct watch_options *opts, struct policy *policy)
 	release_held(&w, true);
 	report_stats(&w);
 	outputs_flush(&w.outputs);
-	exit_code = w.outputs.stdout_failed ? 1 : 0;
+	exit_code = w.outputs.stdout_failed && w.outputs.n_sinks == 1 ? 1 : 0;
 
 cleanup:
 	outputs_close(&w.outputs, monotonic_ms() + CLOSE_DELIVERY_MS);
