@@ -34,9 +34,9 @@
 #include "stats.h"
 
 /*
- * Counting a map's entries is one bpf_map_get_next_key() per entry: up to
- * ~400k syscalls when every map is full. Counts are kept this long, so a
- * scraper that polls fast costs no more than one that polls every 10 s.
+ * Counting a map's entries is one bpf_map_get_next_key() per entry: ~320k
+ * syscalls when every map is full. Counts are kept this long, so a scraper
+ * that polls fast costs no more than one that polls every 10 s.
  */
 #define MAP_FILL_REFRESH_MS 10000
 
