@@ -19,7 +19,6 @@
 #include "output.h"
 
 /* TEMPORARY while the transports and formats land: weak, so the tree links. */
-extern const struct sink_ops syslog_sink_ops __attribute__((weak));
 int format_record(enum output_format format, const json_t *ecs, const struct syslog_options *sys,
 		  struct buf *out) __attribute__((weak));
 int format_syslog_header(const json_t *ecs, const struct syslog_options *sys, struct buf *out)
