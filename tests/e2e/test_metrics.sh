@@ -55,8 +55,19 @@ test_metrics_prometheus_scrape() {
 	netns_create mA 198.51.100.1 198.51.100.2
 	wait_tcp 198.51.100.1 "$port" 20 mA
 
+	# A rule whose allowlist leaves the client out: its connections raise
+	# unauthorized-source (once: suppressed after), counted by rule.
+	cat >"$BERTH_TEST_TMP/berth.yaml" <<-EOF
+		rules:
+		  - name: metrics-office
+		    container: "berth-test-metrics*"
+		    port: 80/tcp
+		    allow: ["2001:db8::/32"]
+		detect:
+		  suppress: 60s
+	EOF
 	start_berth berth_pid "$out" "$err" watch --iface bth-mA --interval 1 \
-		--metrics-listen "127.0.0.1:$mport"
+		--config "$BERTH_TEST_TMP/berth.yaml" --metrics-listen "127.0.0.1:$mport"
 	assert_file_contains "$err" "metrics: http://127.0.0.1:$mport/metrics" "berth's log"
 	url="http://127.0.0.1:$mport/metrics"
 
@@ -88,6 +99,17 @@ test_metrics_prometheus_scrape() {
 	assert_eq 16384 "$(metrics_value "$m" 'berth_bpf_map_max_entries{map="port_traffic"}')" "port_traffic capacity"
 	assert_eq 0 "$(metrics_value "$m" 'berth_sink_events_lost_total{sink="stdout",cause="queue-full"}')" "stdout sink losses"
 	assert_eq 1 "$(metrics_value "$m" "berth_build_info{version=\"$(cat "$BERTH_ROOT/VERSION")\"}")" "build info"
+
+	# Alerts: the endpoint counts what went out as records, by rule and action.
+	local alert='.event.kind == "alert"' unauth='.rule.name == "metrics-office" and .event.action == "unauthorized-source"'
+	wait_for_json "$out" "$alert and $unauth" 1 10
+	sleep 1.5
+	scrape "$url" "$m"
+	assert_eq "$(jq_count "$out" "$alert and $unauth")" \
+		"$(metrics_value "$m" 'berth_alerts_total{rule="metrics-office",action="unauthorized-source"}')" \
+		"unauthorized-source alerts of the rule (records, then the metric)"
+	assert_eq "$(jq_count "$out" "$alert")" \
+		"$(grep '^berth_alerts_total{' "$m" | awk '{s += $NF} END {print s + 0}')" "alerts in all"
 
 	# promtool reads it as Prometheus does, and lints it: no complaint at all.
 	lint=$(promtool check metrics <"$m" 2>&1) || {
@@ -146,6 +168,22 @@ test_metrics_prometheus_scrape() {
 	assert_eq "1 0" "$(query 'scrape_samples_post_metric_relabeling{job="berth"} - scrape_samples_scraped{job="berth"}')" "samples dropped on ingestion"
 
 	stop_process "$prom_pid"
+
+	# Program run time, while the kernel measures it (restored at cleanup too).
+	local stats_was runs
+	stats_was=$(cat /proc/sys/kernel/bpf_stats_enabled)
+	register_cleanup sysctl -qw "kernel.bpf_stats_enabled=$stats_was"
+	sysctl -qw kernel.bpf_stats_enabled=1
+	res=$(netns_exec mA "$CONNLOAD" --target "198.51.100.1:$port" --connections 5 --timeout-s 20)
+	scrape "$url" "$m"
+	sysctl -qw "kernel.bpf_stats_enabled=$stats_was"
+	assert_eq 5 "$(jq .connections_ok <<<"$res")" "connections while bpf_stats is on"
+	assert_eq 1 "$(metrics_value "$m" berth_bpf_stats_enabled)" "bpf_stats_enabled"
+	runs=$(metrics_value "$m" 'berth_bpf_program_runs_total{program="handle_sockops"}')
+	assert_ge "$runs" 5 "sockops runs while measured"
+	assert_ne "" "$(metrics_value "$m" 'berth_bpf_program_run_seconds_total{program="count_xdp"}')" "XDP run time"
+	[ "$stats_was" = 1 ] || assert_eq "" "$(scrape "$url" "$m" && metrics_value "$m" 'berth_bpf_program_runs_total{program="handle_sockops"}')" "runs once bpf_stats is off again"
+
 	stop_process "$berth_pid" || {
 		echo "berth exited $? on SIGTERM; stderr:" >&2
 		cat "$err" >&2
