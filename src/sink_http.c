@@ -9,10 +9,10 @@
  * outputs_watch_fd(), so no call here ever waits on the network.
  *
  * Where a batch comes from: the spool first (oldest first), then the
- * queue. While the receiver is down, or while the spool still holds
- * anything, the queue is moved into the spool as records arrive, so the
- * memory queue does not fill while the spool has room, and what is spooled
- * goes out before anything newer. docs/outputs.md ("HTTP") describes the
+ * queue. While the receiver is down, the queue is moved into the spool as
+ * records arrive, so the memory queue does not fill while the spool has
+ * room; everything spooled is older than everything queued, so sending the
+ * spool first keeps the order. docs/outputs.md ("HTTP") describes the
  * shapes, the outcomes and the spool layout for users.
  *
  * Spool layout (crash-safe, append-only):
@@ -827,10 +827,15 @@ static void spill_batch(struct http_sink *h)
 	update_spool_stats(h);
 }
 
-/* The records go to the spool or to the receiver next, in order. */
+/*
+ * Only while the receiver is down: once it is back, new records wait in
+ * the queue while the spool drains (the spool holds only older ones, so
+ * "spool first, then the queue" keeps the order), and a small spool does
+ * not lose what the queue has room for.
+ */
 static bool should_spill(const struct http_sink *h)
 {
-	return h->has_spool && (h->down || h->spool.events);
+	return h->has_spool && h->down;
 }
 
 /* ---- batches ---- */
