@@ -567,8 +567,11 @@ static void summarize(struct buf *b, const json_t *ecs, const char *action)
 			buf_printf(b, " (%s)", text);
 	} else if (!strcmp(action, "events-lost")) {
 		text = text_at(ecs, "berth.lost.cause");
-		buf_printf(b, "events-lost %s: %lld (total %lld)", text ? text : "?",
-			   int_or_zero(ecs, "berth.lost.count"),
+		buf_printf(b, "events-lost %s", text ? text : "?");
+		text = text_at(ecs, "berth.lost.sink");
+		if (text)
+			buf_printf(b, " (output %s)", text);
+		buf_printf(b, ": %lld (total %lld)", int_or_zero(ecs, "berth.lost.count"),
 			   int_or_zero(ecs, "berth.lost.total"));
 	} else if (!strcmp(action, "config-reload")) {
 		if (text_is(ecs, "event.outcome", "failure")) {

@@ -123,6 +123,7 @@ enum kind {
 	K_CONFIG_RELOAD_OK,
 	K_CONFIG_RELOAD_FAILED,
 	K_EVENTS_LOST,
+	K_SINK_LOST,
 	K_UNAUTHORIZED_SOURCE,
 	K_PORT_SCAN,
 	K_BRUTE_FORCE,
@@ -134,27 +135,17 @@ enum kind {
 };
 
 static const char *const kind_actions[K__COUNT] = {
-	"connection-accepted",
-	"connection-initiated",
-	"connection-closed",
-	"listen",
-	"port-stats",
-	"port-stats",
-	"port-stats",
-	"port-stats",
-	"container-started",
-	"container-stopped",
-	"runtime-reconnected",
-	"config-reload",
-	"config-reload",
-	"events-lost",
-	"unauthorized-source",
-	"port-scan",
-	"brute-force",
-	"rate-spike",
-	"rate-limit",
-	"new-source",
-	"exposure",
+	"connection-accepted", "connection-initiated",
+	"connection-closed",   "listen",
+	"port-stats",	       "port-stats",
+	"port-stats",	       "port-stats",
+	"container-started",   "container-stopped",
+	"runtime-reconnected", "config-reload",
+	"config-reload",       "events-lost",
+	"events-lost",	       "unauthorized-source",
+	"port-scan",	       "brute-force",
+	"rate-spike",	       "rate-limit",
+	"new-source",	       "exposure",
 };
 
 static json_t *make_alert(const char *action, unsigned int severity, bool with_source, bool dropped)
@@ -264,6 +255,9 @@ static json_t *make_record(enum kind kind)
 					  "/etc/berth/policy.yaml:4:9: unknown key \"prot\""));
 	case K_EVENTS_LOST:
 		return parsed(ecs_events_lost(&line, &meta, NOW_NS, "ringbuf-full", 12, 30));
+	case K_SINK_LOST:
+		return parsed(
+			ecs_sink_events_lost(&line, &meta, NOW_NS, "siem", "queue-full", 5, 7));
 	case K_UNAUTHORIZED_SOURCE:
 		return make_alert("unauthorized-source", 73, true, false);
 	case K_PORT_SCAN:
@@ -1099,6 +1093,16 @@ static void test_cef_kinds(void **state)
 				  "rt=1796396851112 dvchost=node-1 cnt=12 reason=ringbuf-full "
 				  "cn1=30 cn1Label=lostTotal msg=events-lost ringbuf-full: 12 "
 				  "(total 30)");
+	free(text);
+	json_decref(ecs);
+
+	ecs = make_record(K_SINK_LOST);
+	text = render(FORMAT_CEF, ecs, NULL);
+	assert_string_equal(text,
+			    "CEF:0|berth|berth|1.2.3|events-lost|Events lost|5|"
+			    "rt=1796396851112 dvchost=node-1 cnt=5 reason=sink-queue-full "
+			    "cn1=7 cn1Label=lostTotal msg=events-lost sink-queue-full (output "
+			    "siem): 5 (total 7)");
 	free(text);
 	json_decref(ecs);
 
