@@ -10,8 +10,9 @@
 METRICS_N=${BERTH_METRICS_N:-25}
 
 require_prometheus() {
-	command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 ||
+	if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
 		skip_because "prometheus or promtool not installed (scripts/install-deps --test)"
+	fi
 }
 
 # metrics_value FILE SERIES: the value of the sample of FILE whose name and

@@ -869,6 +869,40 @@ static void test_http_slow_reader(void **state)
 	free(r);
 }
 
+/* IPv6: [::1]:0 listens on a port of its own and serves over IPv6. */
+static void test_http_ipv6(void **state)
+{
+	struct metrics_source src = { .fill = fill, .ctx = &srv, .ringbuf_fd = -1 };
+	struct sockaddr_in6 addr = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct metrics *m6;
+	char err[256] = "", got[64] = "";
+	ssize_t n = 0;
+	int fd;
+
+	(void)state;
+	m6 = metrics_open("[::1]:0", srv.epoll_fd, &src, err, sizeof(err));
+	if (!m6)
+		skip(); /* no IPv6 loopback here */
+	addr.sin6_port = htons(metrics_port(m6));
+	fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	send_all(fd, "GET /metrics HTTP/1.1\r\n\r\n", 25);
+	for (int i = 0; i < 100 && n <= 0; i++) {
+		struct epoll_event events[8];
+		int k = epoll_wait(srv.epoll_fd, events, 8, 10);
+
+		for (int j = 0; j < k; j++)
+			assert_true(metrics_handle_fd(m6, events[j].data.fd, events[j].events) ||
+				    metrics_handle_fd(srv.m, events[j].data.fd, events[j].events));
+		n = read(fd, got, sizeof(got) - 1);
+	}
+	assert_true(n > 0);
+	assert_int_equal(strncmp(got, "HTTP/1.1 200 OK\r\n", 17), 0);
+	close(fd);
+	metrics_close(m6);
+}
+
 /* Bind failures name the flag and the address. */
 static void test_open_errors(void **state)
 {
@@ -911,6 +945,7 @@ int main(void)
 		cmocka_unit_test(test_http_idle_deadline),
 		cmocka_unit_test(test_http_client_limit),
 		cmocka_unit_test(test_http_slow_reader),
+		cmocka_unit_test(test_http_ipv6),
 		cmocka_unit_test(test_open_errors),
 	};
 	int failed =
