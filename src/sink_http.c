@@ -1475,6 +1475,12 @@ static int http_open(struct sink *s, char *err, size_t errlen)
 			 c->url ? c->url : "(none)");
 		return -1;
 	}
+	if (c->tls_server_name) {
+		snprintf(err, errlen,
+			 "tls.server_name does not apply to an HTTP output: the URL's host is "
+			 "checked");
+		return -1;
+	}
 	if (c->shape == HTTP_ES_BULK && !format_is_json(c->format)) {
 		snprintf(err, errlen,
 			 "the elasticsearch shape needs a JSON format (ecs, ocsf), not %s",
