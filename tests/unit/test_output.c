@@ -227,7 +227,7 @@ static void test_rotation(void **state)
 	struct tmp *t = *state;
 	struct sink_config configs[2] = { file_config(t, "kept"), file_config(t, "few") };
 	struct outputs o = { 0 };
-	char err[256] = "", name[64];
+	char err[256] = "", name[128];
 	unsigned int seen[200] = { 0 }, files = 0;
 	int epoll_fd = epoll_create1(0);
 	struct stat sb;
