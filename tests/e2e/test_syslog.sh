@@ -1,0 +1,251 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash
+#
+# End-to-end test of the syslog output with a real rsyslogd (Debian's, with
+# rsyslog-openssl): berth sends every record over UDP, TCP (octet counting)
+# and TLS (a CA and server certificate made here) at once, and what rsyslog
+# wrote, parsed back, must be exactly what berth wrote on stdout: every
+# record, and for each connection event the right structured data.
+
+# Connections made to the test container.
+SYSLOG_N=${BERTH_SYSLOG_N:-50}
+
+# _free_udp_port FIRST: the first UDP port from FIRST on with no socket.
+_free_udp_port() {
+	local p
+	for ((p = $1; p < $1 + 100; p++)); do
+		[ -z "$(ss -Huln "sport = :$p" 2>/dev/null)" ] && {
+			echo "$p"
+			return 0
+		}
+	done
+	echo "_free_udp_port: no free UDP port in $1..$(($1 + 99))" >&2
+	return 1
+}
+
+# _make_pki DIR: a CA and a server certificate for 127.0.0.1 and localhost.
+_make_pki() {
+	local dir=$1
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/ca.key" -out "$dir/ca.pem" \
+		-days 2 -subj "/CN=berth e2e CA" -addext "basicConstraints=critical,CA:TRUE" \
+		-addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -keyout "$dir/server.key" -out "$dir/server.csr" \
+		-subj "/CN=localhost" 2>/dev/null
+	printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "extendedKeyUsage=serverAuth" \
+		"basicConstraints=CA:FALSE" >"$dir/server.ext"
+	openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+		-CAcreateserial -out "$dir/server.pem" -days 2 -extfile "$dir/server.ext" 2>/dev/null
+	openssl verify -CAfile "$dir/ca.pem" "$dir/server.pem" >/dev/null
+}
+
+# _start_rsyslog DIR UDP_PORT TCP_PORT TLS_PORT: rsyslogd with its own
+# configuration in DIR, one input per transport on 127.0.0.1, each written
+# to DIR/<transport>.log one line per message: MSGID, tab, STRUCTURED-DATA,
+# tab, MSG. No /dev/log, no kernel log: only these inputs.
+_start_rsyslog() {
+	local dir=$1 udp=$2 tcp=$3 tls=$4 rsyslog_pid i
+	mkdir -p "$dir/work"
+	cat >"$dir/rsyslog.conf" <<EOF
+global(workDirectory="$dir/work" maxMessageSize="64k"
+       defaultNetstreamDriverCAFile="$dir/ca.pem"
+       defaultNetstreamDriverCertFile="$dir/server.pem"
+       defaultNetstreamDriverKeyFile="$dir/server.key")
+module(load="imudp")
+module(load="imtcp")
+template(name="line" type="string" string="%msgid%\t%structured-data%\t%msg%\n")
+ruleset(name="udp") { action(type="omfile" file="$dir/udp.log" template="line") }
+ruleset(name="tcp") { action(type="omfile" file="$dir/tcp.log" template="line") }
+ruleset(name="tls") { action(type="omfile" file="$dir/tls.log" template="line") }
+input(type="imudp" address="127.0.0.1" port="$udp" ruleset="udp")
+input(type="imtcp" address="127.0.0.1" port="$tcp" ruleset="tcp")
+input(type="imtcp" address="127.0.0.1" port="$tls" ruleset="tls"
+      streamDriver.name="ossl" streamDriver.mode="1" streamDriver.authMode="anon")
+EOF
+	rsyslogd -N1 -f "$dir/rsyslog.conf" >"$dir/check.log" 2>&1 || {
+		echo "rsyslogd rejects the test's configuration:" >&2
+		cat "$dir/check.log" >&2
+		return 1
+	}
+	start_bg rsyslog_pid "$dir/rsyslogd.log" rsyslogd -n -f "$dir/rsyslog.conf" -i "$dir/rsyslogd.pid"
+	for ((i = 0; i < 100; i++)); do
+		if [ -n "$(ss -Huln "sport = :$udp")" ] && [ -n "$(ss -Htln "sport = :$tcp")" ] &&
+			[ -n "$(ss -Htln "sport = :$tls")" ]; then
+			return 0
+		fi
+		kill -0 "$rsyslog_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "rsyslogd did not listen on $udp/udp, $tcp/tcp and $tls/tcp:" >&2
+	cat "$dir/rsyslogd.log" >&2
+	return 1
+}
+
+# _lines FILE: its line count, 0 when it does not exist.
+_lines() {
+	if [ -f "$1" ]; then
+		wc -l <"$1"
+	else
+		echo 0
+	fi
+}
+
+# _compare_syslog ECS_FILE SYSLOG_FILE CONTAINER: what rsyslog wrote against
+# berth's own records. Prints what differs; fails when anything does.
+_compare_syslog() {
+	python3 - "$@" <<'EOF'
+import collections, json, re, sys
+
+ecs_path, syslog_path, container = sys.argv[1:4]
+ELEMENT = re.compile(r'\[([^\s=\]"]+)((?:\s+[^\s=\]"]+="(?:[^"\\]|\\.)*")*)\]')
+PARAM = re.compile(r'([^\s=\]"]+)="((?:[^"\\]|\\.)*)"')
+
+def structured_data(text):
+    sd, pos = {}, 0
+    if text == '-':
+        return sd
+    while pos < len(text):
+        m = ELEMENT.match(text, pos)
+        if not m:
+            raise ValueError('bad structured data at %d: %r' % (pos, text[pos:pos + 80]))
+        params = collections.defaultdict(list)
+        for name, value in PARAM.findall(m.group(2)):
+            params[name].append(re.sub(r'\\(["\\\]])', r'\1', value))
+        sd[m.group(1)] = params
+        pos = m.end()
+    return sd
+
+def one(sd, element, name):
+    values = sd.get(element + '@32473', {}).get(name, [])
+    return values[0] if len(values) == 1 else None
+
+def ecs_key(r):
+    return (r['event']['action'], r['source']['ip'], str(r['source']['port']),
+            r['destination']['ip'], str(r['destination']['port']), r['container']['name'],
+            r['container']['id'], str(r['berth']['port']['host_port']),
+            r['berth']['port']['host_ip'], r['network']['transport'])
+
+def syslog_key(msgid, sd):
+    return (msgid, one(sd, 'source', 'ip'), one(sd, 'source', 'port'),
+            one(sd, 'destination', 'ip'), one(sd, 'destination', 'port'),
+            one(sd, 'container', 'name'), one(sd, 'container', 'id'),
+            one(sd, 'berth', 'port.host_port'), one(sd, 'berth', 'port.host_ip'),
+            one(sd, 'network', 'transport'))
+
+records = [json.loads(line) for line in open(ecs_path) if line.strip()]
+want_actions = collections.Counter(r['event']['action'] for r in records)
+want_conns = collections.Counter(
+    ecs_key(r) for r in records
+    if r['event']['action'] in ('connection-accepted', 'connection-closed')
+    and r.get('container', {}).get('name') == container)
+
+got_actions, got_conns, bad = collections.Counter(), collections.Counter(), 0
+for n, line in enumerate(open(syslog_path, encoding='utf-8', errors='replace'), 1):
+    fields = line.rstrip('\n').split('\t')
+    if len(fields) != 3:
+        print('%s:%d: not MSGID<tab>SD<tab>MSG: %r' % (syslog_path, n, line[:200]))
+        bad += 1
+        continue
+    msgid, sd_text, msg = fields
+    try:
+        sd = structured_data(sd_text)
+    except ValueError as e:
+        print('%s:%d: %s' % (syslog_path, n, e))
+        bad += 1
+        continue
+    if one(sd, 'event', 'action') != msgid:
+        print('%s:%d: MSGID %s but event.action %s' % (syslog_path, n, msgid,
+                                                       one(sd, 'event', 'action')))
+        bad += 1
+    got_actions[msgid] += 1
+    if msgid in ('connection-accepted', 'connection-closed') and one(sd, 'container', 'name') == container:
+        got_conns[syslog_key(msgid, sd)] += 1
+
+if not want_conns:
+    print('berth wrote no connection event for %s' % container)
+    bad += 1
+for what, want, got in (('records by action', want_actions, got_actions),
+                        ('connection events', want_conns, got_conns)):
+    missing, extra = want - got, got - want
+    if missing or extra:
+        bad += 1
+        print('%s: %s: %d missing, %d unexpected' % (syslog_path, what,
+              sum(missing.values()), sum(extra.values())))
+        for k, v in list(missing.items())[:5]:
+            print('  missing %dx %s' % (v, k))
+        for k, v in list(extra.items())[:5]:
+            print('  unexpected %dx %s' % (v, k))
+print('%s: %d records, %d connection events of %s' % (syslog_path, sum(got_actions.values()),
+      sum(got_conns.values()), container))
+sys.exit(1 if bad else 0)
+EOF
+}
+
+# berth sends each record to rsyslog over UDP, TCP and TLS at once; rsyslog
+# must have received every one on each, connection events with the right
+# container, ports and source in the structured data.
+test_syslog_rsyslog_udp_tcp_tls() {
+	require_root || return $?
+	require_berth || return $?
+	require_connload || return $?
+	command -v rsyslogd >/dev/null ||
+		skip_because "rsyslogd not installed (scripts/install-deps: rsyslog, rsyslog-openssl)" ||
+		return $?
+	compgen -G "/usr/lib/*/rsyslog/lmnsd_ossl.so" >/dev/null ||
+		skip_because "rsyslog's OpenSSL driver not installed (rsyslog-openssl)" || return $?
+	ensure_docker || return $?
+	ensure_test_image
+	local dir=$BERTH_TEST_TMP/rsyslog out=$BERTH_TEST_TMP/stdout.json err=$BERTH_TEST_TMP/berth.err
+	local policy=$BERTH_TEST_TMP/berth.yaml udp tcp tls port berth_pid res i n=$SYSLOG_N
+	local total t
+
+	mkdir -p "$dir"
+	_make_pki "$dir"
+	udp=$(_free_udp_port 15514)
+	tcp=$(free_port 15514)
+	tls=$(free_port $((tcp + 1)))
+	port=$(free_port $((tls + 1)))
+	_start_rsyslog "$dir" "$udp" "$tcp" "$tls"
+
+	container_run berth-test-syslog -p "127.0.0.1:$port:80" "$TEST_IMAGE" httpd -f -p 80 -h /www >/dev/null
+	wait_tcp 127.0.0.1 "$port" 20
+	cat >"$policy" <<EOF
+outputs:
+  - type: stdout
+  - name: rsyslog-udp
+    address: "udp://127.0.0.1:$udp"
+  - name: rsyslog-tcp
+    address: "tcp://127.0.0.1:$tcp"
+  - name: rsyslog-tls
+    address: "tls://127.0.0.1:$tls"
+    tls: {ca: $dir/ca.pem}
+EOF
+	start_berth berth_pid "$out" "$err" watch --config "$policy" --interval 1
+	# Spread a little, so that UDP (no flow control) meets a receiver that keeps up.
+	res=$(connload --target "127.0.0.1:$port" --connections "$n" --concurrency 2 --timeout-s 60)
+	assert_eq "$n" "$(jq .connections_ok <<<"$res")" "client connections ($res)"
+	wait_for_json "$out" '.event.action=="connection-closed" and .container.name=="berth-test-syslog"' "$n" 30
+	stop_process "$berth_pid" || {
+		echo "berth exited $? on SIGTERM; stderr:" >&2
+		cat "$err" >&2
+		return 1
+	}
+	# Each output connected at once: no warning about any of them.
+	if grep -E "output rsyslog-(udp|tcp|tls)" "$err"; then
+		echo "berth warned about a syslog output (above)" >&2
+		return 1
+	fi
+
+	# rsyslog writes what it received within a moment.
+	total=$(grep -c . "$out")
+	for ((i = 0; i < 100; i++)); do
+		[ "$(_lines "$dir/udp.log")" -ge "$total" ] && [ "$(_lines "$dir/tcp.log")" -ge "$total" ] &&
+			[ "$(_lines "$dir/tls.log")" -ge "$total" ] && break
+		sleep 0.1
+	done
+	for t in udp tcp tls; do
+		assert_eq "$total" "$(_lines "$dir/$t.log")" "records rsyslog got over $t (berth wrote $total)"
+		_compare_syslog "$out" "$dir/$t.log" berth-test-syslog
+	done
+	assert_eq "$n" "$(jq_count "$out" '.event.action=="connection-accepted" and .container.name=="berth-test-syslog"')" \
+		"connection-accepted on stdout"
+}
