@@ -152,8 +152,6 @@ static const char ps_usage[] =
 	"  sudo berth ps --observe 10 --json | jq -r 'sort_by(-.counters.connections_opened)\n"
 	"      | .[:5][] | \"\\(.name) \\(.counters.connections_opened)\"'\n";
 
-int format_parse(const char *name) __attribute__((weak)); /* TEMPORARY */
-
 static int usage_error(const char *command, const char *fmt, const char *arg)
 {
 	fprintf(stderr, "berth %s: ", command);

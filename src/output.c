@@ -18,15 +18,6 @@
 #include "log.h"
 #include "output.h"
 
-/* TEMPORARY while the transports and formats land: weak, so the tree links. */
-int format_record(enum output_format format, const json_t *ecs, const struct syslog_options *sys,
-		  struct buf *out) __attribute__((weak));
-int format_syslog_header(const json_t *ecs, const struct syslog_options *sys, struct buf *out)
-	__attribute__((weak));
-void record_pseudonymize(json_t *ecs, const struct pseudonym_key *key) __attribute__((weak));
-void record_drop_fields(json_t *ecs, char *const *paths, unsigned int n_paths)
-	__attribute__((weak));
-
 #define DEFAULT_QUEUE_EVENTS 10000
 #define DEFAULT_QUEUE_BYTES (16ull << 20)
 

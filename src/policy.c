@@ -574,8 +574,6 @@ static int detect_field(struct walk *w, const char *key, const yaml_node_t *key_
 
 /* ---- outputs ---- */
 
-int format_parse(const char *name) __attribute__((weak)); /* TEMPORARY */
-
 int size_parse(const char *text, uint64_t *bytes)
 {
 	static const struct {
