@@ -364,24 +364,26 @@ static uint64_t realtime_now_ms(void)
 	return clock_ns(CLOCK_REALTIME) / 1000000;
 }
 
-static char *record(int n)
+/* Record n; the last few stay valid at once (a test formats three into one string). */
+static const char *record(int n)
 {
-	char *r;
+	static char texts[8][128];
+	static unsigned int next;
+	char *r = texts[next++ % 8];
 
-	assert_true(asprintf(&r,
-			     "{\"@timestamp\":\"2026-12-04T15:07:31.112Z\",\"event\":{\"action\":"
-			     "\"connection-accepted\"},\"n\":%d}",
-			     n) > 0);
+	snprintf(r, sizeof(texts[0]),
+		 "{\"@timestamp\":\"2026-12-04T15:07:31.112Z\",\"event\":{\"action\":"
+		 "\"connection-accepted\"},\"n\":%d}",
+		 n);
 	return r;
 }
 
 static void send_records(struct harness *h, int first, int count, uint64_t realtime_ms)
 {
 	for (int i = first; i < first + count; i++) {
-		char *r = record(i);
+		const char *r = record(i);
 
 		outputs_send(&h->o, r, strlen(r), "event", "connection-accepted", 0, realtime_ms);
-		free(r);
 	}
 }
 
@@ -532,6 +534,32 @@ static void test_splunk_hec_body(void **state)
 		strstr(sv->reqs[0].head,
 		       "\r\nAuthorization: Splunk 11111111-2222-3333-4444-555555555555\r\n"));
 	assert_non_null(strstr(sv->reqs[0].head, "\r\nContent-Type: application/json\r\n"));
+	harness_close(&h, monotonic_ms());
+	server_free(sv);
+}
+
+/* Strings berth puts in JSON (index, host, CEF events) are escaped and made UTF-8. */
+static void test_splunk_hec_escapes_strings(void **state)
+{
+	struct server *sv = server_new();
+	struct sink_config c = http_config(sv, "/services/collector", HTTP_SPLUNK_HEC);
+	struct harness h;
+	char *expected;
+
+	(void)state;
+	/* A quote, a backslash, a control byte, valid é, a stray byte, an overlong '/'. */
+	c.index = strdup("q\"b\\c\x01\xc3\xa9\xff\xc0\xaf.");
+	c.batch_events = 1;
+	harness_open(&h, &c);
+	send_records(&h, 1, 1, 1764860851000ULL);
+	RUN_UNTIL(&h, the_sink(&h)->stats.delivered == 1, 5000);
+	assert_true(asprintf(&expected,
+			     "{\"time\":1764860851.000,\"host\":\"testhost\",\"source\":\"berth\","
+			     "\"sourcetype\":\"berth:ecs\",\"index\":\"q\\\"b\\\\c\\u0001\xc3\xa9"
+			     "\\ufffd\\ufffd\\ufffd.\",\"event\":%s}\n",
+			     record(1)) > 0);
+	assert_string_equal(sv->reqs[0].body, expected);
+	free(expected);
 	harness_close(&h, monotonic_ms());
 	server_free(sv);
 }
@@ -935,6 +963,7 @@ int main(void)
 		TMP_TEST(test_ndjson_body_and_headers),
 		TMP_TEST(test_es_bulk_body),
 		TMP_TEST(test_splunk_hec_body),
+		cmocka_unit_test(test_splunk_hec_escapes_strings),
 		TMP_TEST(test_open_errors),
 		cmocka_unit_test(test_batch_by_count),
 		cmocka_unit_test(test_batch_by_bytes),
