@@ -152,7 +152,7 @@ static bool parse_timestamp(const char *text, int64_t *ms)
 	}
 	if (*p == 'Z' || *p == 'z') {
 		p++;
-	} else if ((*p == '+' || *p == '-') && p[3] == ':') {
+	} else if ((*p == '+' || *p == '-') && strlen(p) >= 6 && p[3] == ':') {
 		int hours = digits(p + 1, 2), minutes = digits(p + 4, 2);
 
 		if (hours < 0 || hours > 23 || minutes < 0 || minutes > 59)
@@ -637,7 +637,7 @@ int format_syslog_header(const json_t *ecs, const struct syslog_options *sys, st
 	buf_printf(out, "<%u>1 ", facility * 8 + syslog_severity(ecs, action));
 	put_rfc3339(out, ms);
 	buf_putc(out, ' ');
-	put_token(out, host, host ? json_string_length(lookup(ecs, "host.name")) : 0,
+	put_token(out, host ? host : "", host ? json_string_length(lookup(ecs, "host.name")) : 0,
 		  SYSLOG_HOSTNAME_MAX, false);
 	buf_putc(out, ' ');
 	put_token(out, app_name, strlen(app_name), SYSLOG_APP_NAME_MAX, false);
@@ -1065,7 +1065,7 @@ static json_t *clean_copy(const json_t *v, unsigned int depth)
 	json_t *copy, *member;
 	size_t i;
 
-	if (depth > OCSF_MAX_DEPTH)
+	if (!v || depth > OCSF_MAX_DEPTH)
 		return NULL;
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
