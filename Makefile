@@ -94,6 +94,11 @@ $(OUTPUT)/tools/%: tests/tools/%.c | $(OUTPUT)/tools
 	$(call msg,TOOL,$@)
 	$(Q)$(CC) -std=gnu11 $(WARNINGS) -O2 -g $< -o $@ -lpthread
 
+# The outputs benchmark drives berth's own output code.
+$(OUTPUT)/tools/bench_outputs: tests/tools/bench_outputs.c $(OUTPUT)/libberth.a | $(OUTPUT)/tools
+	$(call msg,TOOL,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $< $(OUTPUT)/libberth.a $(LDLIBS) -o $@
+
 # udpecho runs inside the busybox test image, which has no libc.
 $(OUTPUT)/tools/udpecho: tests/tools/udpecho.c | $(OUTPUT)/tools
 	$(call msg,TOOL,$@)
