@@ -225,10 +225,8 @@ static void went_down(struct syslog_conn *c, const char *why, int64_t now_ms)
 	schedule_retry(c, now_ms);
 	if (!c->down_reported || strcmp(why, c->last_error)) {
 		if (was_up)
-			log_warn("output %s: connection to %s lost (%s); reconnecting, %u queued "
-				 "record%s wait",
-				 c->sink->cfg.name, c->peer, why, c->sink->count,
-				 c->sink->count == 1 ? "" : "s");
+			log_warn("output %s: connection to %s lost (%s); reconnecting (%u queued)",
+				 c->sink->cfg.name, c->peer, why, c->sink->count);
 		else
 			log_warn("output %s: cannot connect to %s: %s; retrying with backoff "
 				 "up to %d s",
@@ -493,8 +491,8 @@ static void start_connect(struct syslog_conn *c, int64_t now_ms)
 		went_down(c, "out of memory", now_ms);
 		return;
 	}
-	c->lookup->hints =
-		(struct addrinfo){ .ai_socktype = hints.ai_socktype, .ai_flags = AI_ADDRCONFIG };
+	/* No AI_ADDRCONFIG: it drops every address on a host with loopback only. */
+	c->lookup->hints = (struct addrinfo){ .ai_socktype = hints.ai_socktype };
 	c->lookup->req.ar_name = cfg->host;
 	c->lookup->req.ar_service = cfg->port;
 	c->lookup->req.ar_request = &c->lookup->hints;

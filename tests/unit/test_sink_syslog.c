@@ -544,6 +544,51 @@ static void test_tcp_ipv6(void **state)
 	close(lfd);
 }
 
+/* A name is looked up off the loop (getaddrinfo_a), then connected to. */
+static void test_tcp_host_name(void **state)
+{
+	struct tmp *t = *state;
+	struct harness h = { 0 };
+	int lfd = listen_tcp(&h, 0), conn;
+	struct sink_config cfg = { .transport = SYSLOG_TCP, .host = "localhost", .port = h.port };
+	struct received r = { 0 };
+
+	capture_stderr(&h, t->dir);
+	open_sink(&h, &cfg);
+	push_str(&h, "by name");
+	conn = accept_within(&h, lfd, 5000);
+	assert_true(conn >= 0);
+	receive(&h, &r, conn, 9, 3000);
+	expect_bytes(&r.data, "7 by name", 9);
+	assert_true(pump(&h, 1000, queue_empty, NULL));
+	close_sink(&h, 1000);
+	buf_free(&r.data);
+	close(conn);
+	close(lfd);
+}
+
+/* A failed lookup is retried like a refused connection (no DNS query leaves the host). */
+static void test_failed_lookup_is_retried(void **state)
+{
+	struct tmp *t = *state;
+	struct harness h = { 0 };
+	struct sink_config cfg = { .transport = SYSLOG_TCP,
+				   .host = "localhost",
+				   .port = "no-such-service" };
+
+	capture_stderr(&h, t->dir);
+	open_sink(&h, &cfg);
+	push_str(&h, "waits");
+	pump(&h, 1500, NULL, NULL);
+	assert_false(h.s->stats.connected);
+	assert_int_equal(h.s->count, 1);
+	assert_int_equal(logged(&h,
+				"output siem: cannot connect to tcp://localhost:no-such-service: "
+				"cannot resolve localhost: "),
+			 1);
+	close_sink(&h, 0);
+}
+
 /*
  * A receiver that does not read: the socket fills, the sink waits for
  * EPOLLOUT with its records still queued (none leaves the queue half
@@ -933,6 +978,7 @@ static void free_pki(struct pki *p)
  */
 struct tls_server {
 	int listen_fd;
+	int read_delay_ms; /* before the first read: the client's writes back up */
 	SSL_CTX *ctx;
 	pthread_t thread;
 	bool handshake_ok;
@@ -960,6 +1006,7 @@ static void *tls_server_run(void *arg)
 	SSL_set_fd(ssl, fd);
 	if (SSL_accept(ssl) == 1) {
 		srv->handshake_ok = true;
+		poll(NULL, 0, srv->read_delay_ms);
 		peer = SSL_get_peer_certificate(ssl);
 		if (peer) {
 			X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName,
@@ -1040,6 +1087,48 @@ static void test_tls_verified_octet_counting(void **state)
 	close(srv.listen_fd);
 	SSL_CTX_free(srv.ctx);
 	buf_free(&srv.received);
+	free_pki(p);
+	free(p);
+}
+
+/* SSL_write blocked on a full socket is retried with the same bytes, to the last one. */
+static void test_tls_partial_writes(void **state)
+{
+	struct tmp *t = *state;
+	struct pki *p = pki_for(t);
+	struct harness h = { 0 };
+	struct tls_server srv = { .read_delay_ms = 500 };
+	struct sink_config cfg = { .transport = SYSLOG_TLS, .host = "127.0.0.1" };
+	const size_t record_len = 1 << 20;
+	struct buf want = { 0 };
+
+	capture_stderr(&h, t->dir);
+	tls_server_start(&srv, &h, p, false);
+	cfg.port = h.port;
+	cfg.tls_ca = p->ca_path;
+	open_sink(&h, &cfg);
+	for (unsigned int i = 0; i < 12; i++) {
+		char *rec = pattern(record_len, i);
+
+		push(&h, rec, record_len);
+		buf_printf(&want, "%zu ", record_len);
+		buf_append(&want, rec, record_len);
+		free(rec);
+	}
+	pump(&h, 300, NULL, NULL);
+	/* The server has not read yet: the sink waits for EPOLLOUT, records queued. */
+	assert_true(h.s->count > 0);
+	assert_int_equal(watched_events(&h), EPOLLIN | EPOLLOUT);
+	assert_true(pump(&h, 10000, queue_empty, NULL));
+	assert_int_equal(h.s->stats.delivered, 12);
+	close_sink(&h, 5000);
+	pthread_join(srv.thread, NULL);
+	srv.thread = 0;
+	expect_bytes(&srv.received, want.data, want.len);
+	close(srv.listen_fd);
+	SSL_CTX_free(srv.ctx);
+	buf_free(&srv.received);
+	buf_free(&want);
 	free_pki(p);
 	free(p);
 }
@@ -1209,6 +1298,8 @@ int main(void)
 		TMP_TEST(test_udp_refused_then_receiver_comes),
 		TMP_TEST(test_tcp_octet_counting_framing),
 		TMP_TEST(test_tcp_ipv6),
+		TMP_TEST(test_tcp_host_name),
+		TMP_TEST(test_failed_lookup_is_retried),
 		TMP_TEST(test_tcp_partial_writes),
 		TMP_TEST(test_tcp_reconnect_resends_record_whole),
 		TMP_TEST(test_close_delivers_queue),
@@ -1217,6 +1308,7 @@ int main(void)
 		TMP_TEST(test_unix_stream_socket_gets_octet_counting),
 		TMP_TEST(test_unix_socket_missing_is_retried),
 		TMP_TEST(test_tls_verified_octet_counting),
+		TMP_TEST(test_tls_partial_writes),
 		TMP_TEST(test_tls_unknown_ca_rejected),
 		TMP_TEST(test_tls_wrong_name_rejected),
 		TMP_TEST(test_tls_server_name_matches_dns_san),
