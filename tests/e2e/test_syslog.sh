@@ -41,10 +41,12 @@ _make_pki() {
 # _start_rsyslog DIR UDP_PORT TCP_PORT TLS_PORT: rsyslogd with its own
 # configuration in DIR, one input per transport on 127.0.0.1, each written
 # to DIR/<transport>.log one line per message: MSGID, tab, STRUCTURED-DATA,
-# tab, MSG. No /dev/log, no kernel log: only these inputs.
+# tab, MSG. No /dev/log, no kernel log: only these inputs. Its pid in
+# RSYSLOG_PID.
 _start_rsyslog() {
 	local dir=$1 udp=$2 tcp=$3 tls=$4 rsyslog_pid i
 	mkdir -p "$dir/work"
+	rm -f "$dir/rsyslogd.pid"
 	cat >"$dir/rsyslog.conf" <<EOF
 global(workDirectory="$dir/work" maxMessageSize="64k"
        defaultNetstreamDriverCAFile="$dir/ca.pem"
@@ -67,6 +69,7 @@ EOF
 		return 1
 	}
 	start_bg rsyslog_pid "$dir/rsyslogd.log" rsyslogd -n -f "$dir/rsyslog.conf" -i "$dir/rsyslogd.pid"
+	RSYSLOG_PID=$rsyslog_pid
 	for ((i = 0; i < 100; i++)); do
 		if [ -n "$(ss -Huln "sport = :$udp")" ] && [ -n "$(ss -Htln "sport = :$tcp")" ] &&
 			[ -n "$(ss -Htln "sport = :$tls")" ]; then
@@ -248,4 +251,93 @@ EOF
 	done
 	assert_eq "$n" "$(jq_count "$out" '.event.action=="connection-accepted" and .container.name=="berth-test-syslog"')" \
 		"connection-accepted on stdout"
+}
+
+# _wait_lines MIN TIMEOUT_S FILE...: until every FILE has MIN lines or more.
+_wait_lines() {
+	local min=$1 timeout_s=$2 f deadline ok
+	shift 2
+	deadline=$((SECONDS + timeout_s))
+	while :; do
+		ok=1
+		for f in "$@"; do
+			[ "$(_lines "$f")" -ge "$min" ] || ok=0
+		done
+		[ "$ok" = 1 ] && return 0
+		if [ $SECONDS -ge $deadline ]; then
+			for f in "$@"; do
+				echo "TIMEOUT: $f has $(_lines "$f") lines after ${timeout_s}s (wanted >= $min)" >&2
+			done
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# rsyslogd stops and comes back: the TCP and TLS outputs keep what berth
+# wrote meanwhile, reconnect (one warning each way) and deliver it all.
+test_syslog_rsyslog_restart() {
+	require_root || return $?
+	require_berth || return $?
+	require_connload || return $?
+	command -v rsyslogd >/dev/null ||
+		skip_because "rsyslogd not installed (scripts/install-deps: rsyslog, rsyslog-openssl)" ||
+		return $?
+	compgen -G "/usr/lib/*/rsyslog/lmnsd_ossl.so" >/dev/null ||
+		skip_because "rsyslog's OpenSSL driver not installed (rsyslog-openssl)" || return $?
+	ensure_docker || return $?
+	ensure_test_image
+	local dir=$BERTH_TEST_TMP/rsyslog out=$BERTH_TEST_TMP/stdout.json err=$BERTH_TEST_TMP/berth.err
+	local policy=$BERTH_TEST_TMP/berth.yaml udp tcp tls port berth_pid res t n=10
+	local closed='.event.action=="connection-closed" and .container.name=="berth-test-syslog"'
+
+	mkdir -p "$dir"
+	_make_pki "$dir"
+	udp=$(_free_udp_port 15614)
+	tcp=$(free_port 15614)
+	tls=$(free_port $((tcp + 1)))
+	port=$(free_port $((tls + 1)))
+	_start_rsyslog "$dir" "$udp" "$tcp" "$tls"
+	container_run berth-test-syslog -p "127.0.0.1:$port:80" "$TEST_IMAGE" httpd -f -p 80 -h /www >/dev/null
+	wait_tcp 127.0.0.1 "$port" 20
+	cat >"$policy" <<EOF
+outputs:
+  - type: stdout
+  - name: rsyslog-tcp
+    address: "tcp://127.0.0.1:$tcp"
+  - name: rsyslog-tls
+    address: "tls://127.0.0.1:$tls"
+    tls: {ca: $dir/ca.pem, server_name: localhost}
+EOF
+	# A long interval: no periodic record is in flight when rsyslogd stops.
+	start_berth berth_pid "$out" "$err" watch --config "$policy" --interval 60
+	res=$(connload --target "127.0.0.1:$port" --connections "$n" --concurrency 2 --timeout-s 60)
+	assert_eq "$n" "$(jq .connections_ok <<<"$res")" "client connections before the restart"
+	wait_for_json "$out" "$closed" "$n" 30
+	_wait_lines "$(grep -c . "$out")" 10 "$dir/tcp.log" "$dir/tls.log"
+
+	stop_process "$RSYSLOG_PID" || true
+	wait_for_line "$err" "output rsyslog-tcp: connection to tcp://127.0.0.1:$tcp lost" 10
+	wait_for_line "$err" "output rsyslog-tls: connection to tls://127.0.0.1:$tls lost" 10
+	res=$(connload --target "127.0.0.1:$port" --connections "$n" --concurrency 2 --timeout-s 60)
+	assert_eq "$n" "$(jq .connections_ok <<<"$res")" "client connections while rsyslogd is down"
+	wait_for_json "$out" "$closed" $((2 * n)) 30
+	sleep 1
+	_start_rsyslog "$dir" "$udp" "$tcp" "$tls"
+	wait_for_line "$err" "output rsyslog-tcp: connected to tcp://127.0.0.1:$tcp" 20
+	wait_for_line "$err" "output rsyslog-tls: connected to tls://127.0.0.1:$tls" 20
+	_wait_lines "$(grep -c . "$out")" 10 "$dir/tcp.log" "$dir/tls.log"
+	stop_process "$berth_pid" || {
+		echo "berth exited $? on SIGTERM; stderr:" >&2
+		cat "$err" >&2
+		return 1
+	}
+	for t in tcp tls; do
+		assert_eq 1 "$(grep -c "output rsyslog-$t: connection to .* lost" "$err")" "$t: warnings of the loss"
+		assert_eq 1 "$(grep -c "output rsyslog-$t: connected to" "$err")" "$t: lines of the reconnection"
+		assert_le "$(grep -c "output rsyslog-$t: cannot connect" "$err")" 1 "$t: warnings while down"
+		assert_eq "$(grep -c . "$out")" "$(_lines "$dir/$t.log")" "records rsyslog got over $t"
+		_compare_syslog "$out" "$dir/$t.log" berth-test-syslog
+	done
+	assert_eq $((2 * n)) "$(jq_count "$out" "$closed")" "connection-closed on stdout"
 }
