@@ -63,38 +63,52 @@ void sink_config_free(struct sink_config *c)
 	*c = (struct sink_config){ 0 };
 }
 
-static bool copy_string(char **dst, const char *src)
+/* Replaces the borrowed string *field with its copy; NULL (and false) when memory ran out. */
+static bool own_string(char **field)
 {
-	*dst = src ? strdup(src) : NULL;
-	return !src || *dst;
-}
-
-static bool copy_list(char **dst, char *const *src, unsigned int n)
-{
-	bool ok = true;
-
-	for (unsigned int i = 0; i < n; i++)
-		ok &= copy_string(&dst[i], src[i]);
-	return ok;
+	if (!*field)
+		return true;
+	*field = strdup(*field);
+	return *field != NULL;
 }
 
 bool sink_config_copy(struct sink_config *dst, const struct sink_config *src)
 {
-	bool ok;
+	*dst = *src; /* borrowed strings, until each is copied below */
 
-	*dst = *src;
-	ok = copy_string(&dst->name, src->name) & copy_list(dst->kinds, src->kinds, src->n_kinds) &
-	     copy_list(dst->actions, src->actions, src->n_actions) &
-	     copy_list(dst->drop_fields, src->drop_fields, src->n_drop_fields) &
-	     copy_list(dst->headers, src->headers, src->n_headers) &
-	     copy_string(&dst->path, src->path) & copy_string(&dst->host, src->host) &
-	     copy_string(&dst->port, src->port) & copy_string(&dst->socket_path, src->socket_path) &
-	     copy_string((char **)&dst->syslog.app_name, src->syslog.app_name) &
-	     copy_string(&dst->tls_ca, src->tls_ca) & copy_string(&dst->tls_cert, src->tls_cert) &
-	     copy_string(&dst->tls_key, src->tls_key) &
-	     copy_string(&dst->tls_server_name, src->tls_server_name) &
-	     copy_string(&dst->url, src->url) & copy_string(&dst->token_file, src->token_file) &
-	     copy_string(&dst->index, src->index) & copy_string(&dst->spool_dir, src->spool_dir);
+	char **const strings[] = {
+		&dst->name,
+		&dst->path,
+		&dst->host,
+		&dst->port,
+		&dst->socket_path,
+		&dst->tls_ca,
+		&dst->tls_cert,
+		&dst->tls_key,
+		&dst->tls_server_name,
+		&dst->url,
+		&dst->token_file,
+		&dst->index,
+		&dst->spool_dir,
+		(char **)&dst->syslog.app_name,
+	};
+	struct {
+		char **items;
+		unsigned int n;
+	} const lists[] = {
+		{ dst->kinds, dst->n_kinds },
+		{ dst->actions, dst->n_actions },
+		{ dst->drop_fields, dst->n_drop_fields },
+		{ dst->headers, dst->n_headers },
+	};
+	bool ok = true;
+
+	/* Every field is copied, or NULL: dst never frees what src owns. */
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
+		ok &= own_string(strings[i]);
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		for (unsigned int j = 0; j < lists[i].n; j++)
+			ok &= own_string(&lists[i].items[j]);
 	if (!ok)
 		sink_config_free(dst);
 	return ok;

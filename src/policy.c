@@ -870,7 +870,7 @@ static int output_field(struct walk *w, const char *key, const yaml_node_t *key_
 	if (!strcmp(key, "fsync"))
 		return get_bool(w, value, "fsync", &c->fsync);
 	if (!strcmp(key, "facility"))
-		return get_uint(w, value, "facility", 0, 23, &c->syslog.facility);
+		return get_uint(w, value, "facility", 1, 23, &c->syslog.facility);
 	if (!strcmp(key, "app_name"))
 		return get_string(w, value, "app_name", (char **)&c->syslog.app_name);
 	if (!strcmp(key, "tls"))
