@@ -598,8 +598,11 @@ static void send_datagrams(struct syslog_conn *c, int64_t now_ms)
 			/* No EPOLLOUT follows a full device queue: tick() retries. */
 			return;
 		case EMSGSIZE:
-			log_debug("output %s: a message of %zu bytes is too large for %s",
-				  s->cfg.name, r->len, c->peer);
+			if (!c->oversize_warned)
+				log_warn("output %s: a message of %zu bytes is too large for %s: "
+					 "counted lost",
+					 s->cfg.name, r->len, c->peer);
+			c->oversize_warned = true;
 			record_lost(s);
 			continue;
 		case ECONNREFUSED:
@@ -624,7 +627,7 @@ static void send_datagrams(struct syslog_conn *c, int64_t now_ms)
 	}
 }
 
-/* Frames the next queued records into out, after those already framed. */
+/* Frames the records at the head of the queue into out, once out was all written. */
 static void frame_more(struct syslog_conn *c)
 {
 	struct sink *s = c->sink;
@@ -641,7 +644,7 @@ static void frame_more(struct syslog_conn *c)
 		c->frame_end[c->n_framed++] = c->out.len;
 	}
 	if (c->out.failed) {
-		/* Out of memory: retry at the next tick with what fits. */
+		/* Out of memory: nothing is sent now, tick() tries again. */
 		buf_reset(&c->out);
 		c->n_framed = 0;
 	}
