@@ -615,6 +615,25 @@ static void push_published_ports(struct watcher *w, bool force)
  * SIGHUP: the policy file again, all or nothing. A file that does not parse
  * leaves the running policy in place; either way one record says so.
  */
+/* The same outputs by name, type and target: a reload that changes them needs a restart. */
+static bool same_outputs(const struct sink_config *a, unsigned int n_a, const struct sink_config *b,
+			 unsigned int n_b)
+{
+	const char *none = "";
+
+	if (n_a != n_b)
+		return false;
+	for (unsigned int i = 0; i < n_a; i++) {
+		const char *target_a = a[i].path ? a[i].path : a[i].url ? a[i].url : none;
+		const char *target_b = b[i].path ? b[i].path : b[i].url ? b[i].url : none;
+
+		if (a[i].type != b[i].type || strcmp(a[i].name, b[i].name) ||
+		    strcmp(target_a, target_b) || a[i].format != b[i].format)
+			return false;
+	}
+	return true;
+}
+
 static void reload_policy(struct watcher *w)
 {
 	struct policy fresh;
@@ -630,6 +649,10 @@ static void reload_policy(struct watcher *w)
 					  false, w->policy.n_rules, err));
 		return;
 	}
+	if (!same_outputs(w->policy.outputs, w->policy.n_outputs, fresh.outputs, fresh.n_outputs))
+		log_warn(
+			"policy reloaded, but outputs are opened at start: the running outputs stay "
+			"until berth restarts");
 	policy_free(&w->policy);
 	w->policy = fresh;
 	detect_set_policy(&w->detect, &w->policy);
