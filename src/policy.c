@@ -918,8 +918,6 @@ static int check_output(struct walk *w, const yaml_node_t *node, const struct si
 	static const char *const type_names[] = { "stdout", "file", "syslog", "http" };
 	const char *misplaced = NULL;
 
-	if (c->type == SINK_STDOUT && (c->rotate_bytes || c->rotate_age_ms))
-		misplaced = "rotate";
 	if (c->type != SINK_FILE && (c->flush_given || c->fsync))
 		misplaced = c->fsync ? "fsync" : "flush";
 	if (c->type != SINK_SYSLOG && (c->syslog.facility || c->syslog.app_name))
@@ -932,7 +930,7 @@ static int check_output(struct walk *w, const yaml_node_t *node, const struct si
 		misplaced = c->spool_dir ? "spool" :
 			    c->n_headers ? "headers" :
 					   "batch, token_file or index";
-	if (c->type != SINK_FILE && (c->rotate_bytes || c->rotate_age_ms))
+	if (c->type != SINK_FILE && (c->rotate_bytes || c->rotate_age_ms || c->keep_given))
 		misplaced = "rotate";
 	if (misplaced)
 		return fail(w, node, "output '%s': %s does not apply to a %s output", c->name,

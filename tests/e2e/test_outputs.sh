@@ -126,3 +126,39 @@ EOF
 		"loss records of stdout in stdout"
 	grep -q "output stdout lost" "$err"
 }
+
+# Bad outputs are usage or configuration errors: exit 2, one line naming the
+# flag, file or output at fault, nothing loaded and nothing on stdout.
+test_outputs_bad_configuration() {
+	require_root || return $?
+	require_berth || return $?
+	local policy=$BERTH_TEST_TMP/berth.yaml key=$BERTH_TEST_TMP/short.key
+	printf 'outputs:\n  - {address: "udp://127.0.0.1:514", rotate: {keep: 2}}\n' >"$policy"
+	printf 'short\n' >"$key"
+	local -a cases=(
+		"--output: output 'events.json': not a target|watch --output events.json"
+		"--output: output 'tcp://host': expected tcp://HOST:PORT|watch --output tcp://host"
+		"--format: expected ecs, ocsf, rfc5424 or cef, got 'xml'|watch --format xml"
+		"output file:$BERTH_TEST_TMP/no/such/dir: cannot open $BERTH_TEST_TMP/no/such/dir: No such file or directory|watch --output file:$BERTH_TEST_TMP/no/such/dir"
+		"pseudonym key $key: 5 bytes, expected 16 to 64|watch --pseudonymize --pseudonym-key $key"
+		"$policy:2:5: output 'udp://127.0.0.1:514': rotate does not apply to a syslog output|watch --config $policy"
+	)
+	local c want args rc out=$BERTH_TEST_TMP/out err=$BERTH_TEST_TMP/err
+	for c in "${cases[@]}"; do
+		want=${c%%|*}
+		args=${c#*|}
+		rc=0
+		# shellcheck disable=SC2086 # the arguments are words
+		timeout 30 "$BERTH_BIN" $args >"$out" 2>"$err" || rc=$?
+		assert_eq 2 "$rc" "exit status of berth $args" || { cat "$err" >&2; return 1; }
+		assert_eq 1 "$(grep -vc '^Try `berth' "$err")" "error lines of berth $args" || { cat "$err" >&2; return 1; }
+		grep -qF -- "$want" "$err" || {
+			echo "berth $args: wanted '$want' in:" >&2
+			cat "$err" >&2
+			return 1
+		}
+		assert_eq 0 "$(wc -c <"$out" | tr -d ' ')" "stdout bytes of berth $args"
+	done
+	# Nothing was left attached by the ones that got as far as loading.
+	assert_eq 0 "$(bpftool prog show 2>/dev/null | grep -c 'name count_xdp\|name sockops')" "berth programs left"
+}
