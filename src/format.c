@@ -7,10 +7,17 @@
  * @timestamp and event.action are needed. docs/formats.md is the mapping in
  * prose; keep the two in step.
  *
+ * Every format is written straight into the sink's buffer from the nodes
+ * json_read() made: no tree is built, nothing is copied but the output.
+ * Numbers are carried as the record writes them.
+ *
  * Text from outside berth (container, image, label and host names) may hold
  * any byte. Each format escapes what its syntax reserves, writes control
  * characters in a form that cannot end a line or a field, and replaces
  * bytes that are not UTF-8 with U+FFFD.
+ *
+ * The caches below (time texts, the HMAC context) are not locked: berth
+ * formats on its one event loop thread.
  */
 #define _GNU_SOURCE /* timegm */
 #include <arpa/inet.h>
@@ -18,10 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "format.h"
+#include "json.h"
 
 #ifndef BERTH_VERSION
 #define BERTH_VERSION "0.0.0"
@@ -53,54 +61,79 @@ const char *format_name(enum output_format format)
 
 /* ---- reading the record ---- */
 
-/* The member at a dotted path through nested objects ("berth.port.host_port"), or NULL. */
-static json_t *lookup(const json_t *root, const char *dotted)
+struct record {
+	const struct json_doc *doc;
+	const struct json_node *root; /* an object */
+};
+
+/* The value at a dotted path inside n ("port", "berth.port.host_port"), or NULL. */
+static const struct json_node *node_in(const struct record *r, const struct json_node *n,
+				       const char *dotted)
 {
-	json_t *v = (json_t *)root;
-	const char *part = dotted;
-
-	for (;;) {
-		const char *dot = strchr(part, '.');
-		size_t n = dot ? (size_t)(dot - part) : strlen(part);
-
-		if (!json_is_object(v))
-			return NULL;
-		v = json_object_getn(v, part, n);
-		if (!v || !dot)
-			return v;
-		part = dot + 1;
-	}
+	return n ? json_lookup(r->doc, n, dotted) : NULL;
 }
 
-static const char *text_at(const json_t *root, const char *dotted)
+static const struct json_node *node_at(const struct record *r, const char *dotted)
 {
-	return json_string_value(lookup(root, dotted));
+	return json_lookup(r->doc, r->root, dotted);
 }
 
-static bool int_at(const json_t *root, const char *dotted, json_int_t *value)
+static const char *string_of(const struct json_node *n)
 {
-	json_t *v = lookup(root, dotted);
+	return n && n->type == JSON_NODE_STRING ? n->text : NULL;
+}
 
-	if (!json_is_integer(v))
-		return false;
-	*value = json_integer_value(v);
-	return true;
+static const char *text_in(const struct record *r, const struct json_node *n, const char *dotted)
+{
+	return string_of(node_in(r, n, dotted));
+}
+
+static const char *text_at(const struct record *r, const char *dotted)
+{
+	return string_of(node_at(r, dotted));
+}
+
+static bool int_in(const struct record *r, const struct json_node *n, const char *dotted,
+		   long long *value)
+{
+	return json_node_int(node_in(r, n, dotted), value);
+}
+
+static bool int_at(const struct record *r, const char *dotted, long long *value)
+{
+	return json_node_int(node_at(r, dotted), value);
 }
 
 /* An integer at the path, or 0. */
-static long long int_or_zero(const json_t *root, const char *dotted)
+static long long int_or_zero_in(const struct record *r, const struct json_node *n,
+				const char *dotted)
 {
-	json_int_t value = 0;
+	long long value = 0;
 
-	int_at(root, dotted, &value);
+	int_in(r, n, dotted, &value);
 	return value;
 }
 
-static bool text_is(const json_t *root, const char *dotted, const char *want)
+static long long int_or_zero(const struct record *r, const char *dotted)
 {
-	const char *text = text_at(root, dotted);
+	return int_or_zero_in(r, r->root, dotted);
+}
+
+static bool text_is(const struct record *r, const char *dotted, const char *want)
+{
+	const char *text = text_at(r, dotted);
 
 	return text && !strcmp(text, want);
+}
+
+static bool is_true(const struct json_node *n)
+{
+	return n && n->type == JSON_NODE_TRUE;
+}
+
+static bool is_object(const struct json_node *n)
+{
+	return n && n->type == JSON_NODE_OBJECT;
 }
 
 /* Digits at p as a number, -1 when one of the n is not a digit. */
@@ -114,6 +147,19 @@ static int digits(const char *p, int n)
 		value = value * 10 + (p[i] - '0');
 	}
 	return value;
+}
+
+/* timegm once per second of records, not once per record. */
+static time_t seconds_of(const char *text, struct tm *tm)
+{
+	static char cached[19];
+	static time_t cached_secs = -1;
+
+	if (cached_secs != -1 && !memcmp(text, cached, sizeof(cached)))
+		return cached_secs;
+	cached_secs = timegm(tm);
+	memcpy(cached, text, sizeof(cached));
+	return cached_secs;
 }
 
 /*
@@ -164,7 +210,7 @@ static bool parse_timestamp(const char *text, int64_t *ms)
 	}
 	if (*p)
 		return false;
-	secs = timegm(&tm);
+	secs = seconds_of(text, &tm);
 	if (secs == (time_t)-1)
 		return false;
 	*ms = ((int64_t)secs - offset_min * 60) * 1000 + fraction_ms;
@@ -172,62 +218,56 @@ static bool parse_timestamp(const char *text, int64_t *ms)
 }
 
 /* What every record has, or the record cannot be written: the time and the action. */
-static bool record_basics(const json_t *ecs, int64_t *ms, const char **action)
+static bool record_basics(struct record *r, const struct json_doc *ecs, int64_t *ms,
+			  const char **action)
 {
-	*action = text_at(ecs, "event.action");
-	return json_is_object(ecs) && *action && parse_timestamp(text_at(ecs, "@timestamp"), ms);
+	r->doc = ecs;
+	r->root = json_root(ecs);
+	if (!is_object(r->root))
+		return false;
+	*action = text_at(r, "event.action");
+	return *action && parse_timestamp(text_at(r, "@timestamp"), ms);
 }
 
-/* "2026-12-04T15:07:31.112Z" */
+static void put_int(struct buf *out, long long value)
+{
+	char digits[24];
+	size_t n = sizeof(digits);
+	unsigned long long u =
+		value < 0 ? 0 - (unsigned long long)value : (unsigned long long)value;
+
+	do {
+		digits[--n] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (value < 0)
+		digits[--n] = '-';
+	buf_append(out, digits + n, sizeof(digits) - n);
+}
+
+/* "2026-12-04T15:07:31.112Z"; gmtime and strftime once per second. */
 static void put_rfc3339(struct buf *out, int64_t ms)
 {
+	static time_t cached_secs = -1;
+	static char cached[32];
+	static size_t cached_len;
 	time_t secs = ms / 1000;
-	struct tm tm;
-	char text[32];
+	unsigned int milli = (unsigned int)(ms % 1000);
+	char fraction[6] = { '.', (char)('0' + milli / 100), (char)('0' + milli / 10 % 10),
+			     (char)('0' + milli % 10), 'Z' };
 
-	gmtime_r(&secs, &tm);
-	strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &tm);
-	buf_printf(out, "%s.%03dZ", text, (int)(ms % 1000));
+	if (secs != cached_secs) {
+		struct tm tm;
+
+		gmtime_r(&secs, &tm);
+		cached_len = strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_secs = secs;
+	}
+	buf_append(out, cached, cached_len);
+	buf_append(out, fraction, 5);
 }
 
 /* ---- text ---- */
-
-/*
- * Length of the valid UTF-8 sequence (RFC 3629: shortest form, no
- * surrogates, at most U+10FFFF) at p within left bytes; 0 when none starts
- * there.
- */
-static size_t utf8_length(const unsigned char *p, size_t left)
-{
-	uint32_t cp;
-	size_t len;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		len = 2;
-		cp = p[0] & 0x1f;
-	} else if ((p[0] & 0xf0) == 0xe0) {
-		len = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		len = 4;
-		cp = p[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > left)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
 
 #define REPLACEMENT_CHARACTER "\xef\xbf\xbd" /* U+FFFD in UTF-8 */
 
@@ -240,9 +280,24 @@ enum text_rule {
 	TEXT_CEF_VALUE,
 	/* The syslog MSG: printable ASCII, other characters become '?' and controls spaces */
 	TEXT_ASCII,
-	/* UTF-8 for JSON: only invalid sequences replaced (jansson escapes the rest) */
-	TEXT_UTF8,
 };
+
+/* Printable ASCII that the rule writes as it is. */
+static bool plain_in(unsigned char c, enum text_rule rule)
+{
+	if (c < 0x20 || c >= 0x7f)
+		return false;
+	switch (rule) {
+	case TEXT_SD_VALUE:
+		return c != '"' && c != '\\' && c != ']';
+	case TEXT_CEF_HEADER:
+		return c != '\\' && c != '|';
+	case TEXT_CEF_VALUE:
+		return c != '\\' && c != '=';
+	default:
+		return true;
+	}
+}
 
 /* Appends len bytes of text by rule; invalid UTF-8 becomes U+FFFD (TEXT_ASCII: '?'). */
 static void put_text(struct buf *out, const char *text, size_t len, enum text_rule rule)
@@ -250,11 +305,19 @@ static void put_text(struct buf *out, const char *text, size_t len, enum text_ru
 	const unsigned char *p = (const unsigned char *)text, *end = p + len;
 
 	while (p < end) {
-		unsigned char c = *p;
+		const unsigned char *run = p;
+		unsigned char c;
+		uint32_t cp;
 		size_t n;
 
+		while (p < end && plain_in(*p, rule))
+			p++;
+		buf_append(out, run, p - run);
+		if (p == end)
+			break;
+		c = *p;
 		if (c >= 0x80) {
-			n = utf8_length(p, end - p);
+			n = utf8_decode(p, end - p, &cp);
 			if (rule == TEXT_ASCII)
 				buf_putc(out, '?');
 			else if (!n)
@@ -265,25 +328,24 @@ static void put_text(struct buf *out, const char *text, size_t len, enum text_ru
 			continue;
 		}
 		p++;
-		if (rule == TEXT_UTF8) {
-			buf_putc(out, c);
-			continue;
-		}
 		if (c < 0x20 || c == 0x7f) {
-			if (rule == TEXT_SD_VALUE)
-				buf_printf(out, "#%03o", c);
-			else if (rule == TEXT_CEF_VALUE && c == '\n')
+			if (rule == TEXT_SD_VALUE) {
+				char octal[4] = { '#', (char)('0' + (c >> 6)),
+						  (char)('0' + (c >> 3 & 7)),
+						  (char)('0' + (c & 7)) };
+
+				buf_append(out, octal, 4);
+			} else if (rule == TEXT_CEF_VALUE && c == '\n') {
 				buf_append(out, "\\n", 2);
-			else if (rule == TEXT_CEF_VALUE && c == '\r')
+			} else if (rule == TEXT_CEF_VALUE && c == '\r') {
 				buf_append(out, "\\r", 2);
-			else
+			} else {
 				buf_putc(out, ' ');
+			}
 			continue;
 		}
-		if ((rule == TEXT_SD_VALUE && (c == '"' || c == '\\' || c == ']')) ||
-		    (rule == TEXT_CEF_HEADER && (c == '\\' || c == '|')) ||
-		    (rule == TEXT_CEF_VALUE && (c == '\\' || c == '=')))
-			buf_putc(out, '\\');
+		/* what the rule reserves */
+		buf_putc(out, '\\');
 		buf_putc(out, c);
 	}
 }
@@ -303,40 +365,228 @@ static void put_text_z(struct buf *out, const char *text, enum text_rule rule)
 static void put_token(struct buf *out, const char *text, size_t len, size_t max, bool sd_name)
 {
 	const unsigned char *p = (const unsigned char *)text, *end = p + len;
-	size_t written = 0;
+	char token[256];
+	size_t written = 0, held = 0;
 
 	while (p < end && written < max) {
 		unsigned char c = *p;
 		size_t n = 1;
+		uint32_t cp;
 
 		if (c >= 0x80) {
-			n = utf8_length(p, end - p);
+			n = utf8_decode(p, end - p, &cp);
 			n = n ? n : 1;
 			c = '_';
 		} else if (c < 33 || c > 126 || (sd_name && (c == '=' || c == ']' || c == '"'))) {
 			c = '_';
 		}
-		buf_putc(out, c);
+		token[held++] = (char)c;
+		if (held == sizeof(token)) {
+			buf_append(out, token, held);
+			held = 0;
+		}
 		written++;
 		p += n;
 	}
+	if (held)
+		buf_append(out, token, held);
 	if (!written)
 		buf_putc(out, sd_name ? '_' : '-');
 }
 
-/* A JSON string of text, with invalid UTF-8 replaced: jansson refuses it. */
-static json_t *json_text(const char *text, size_t len)
+/* A JSON string of text[0..len), escaped by json.c's rules. */
+static void put_json_string(struct buf *out, const char *text, size_t len)
 {
-	struct buf clean = { 0 };
-	json_t *s;
+	char chunk[1024];
+	size_t written, took;
 
-	s = json_stringn(text, len);
-	if (s)
-		return s;
-	put_text(&clean, text, len, TEXT_UTF8);
-	s = clean.failed ? NULL : json_stringn(clean.data ? clean.data : "", clean.len);
-	buf_free(&clean);
-	return s;
+	chunk[0] = '"';
+	took = json_escape(text, len, chunk + 1, sizeof(chunk) - 2, &written);
+	if (took == len) {
+		chunk[1 + written] = '"';
+		buf_append(out, chunk, written + 2);
+		return;
+	}
+	buf_append(out, chunk, written + 1);
+	while (took < len) {
+		size_t more = json_escape(text + took, len - took, chunk, sizeof(chunk), &written);
+
+		buf_append(out, chunk, written);
+		took += more;
+	}
+	buf_putc(out, '"');
+}
+
+/* ---- a JSON writer for OCSF and re-written ECS ---- */
+
+#define JW_MAX_DEPTH (JSON_READ_MAX_DEPTH + 8)
+
+/*
+ * Compact JSON straight into out. An object or array can be taken back at
+ * its end when nothing was put in it: OCSF leaves empty objects out.
+ */
+struct jw {
+	struct buf *out;
+	unsigned int depth;
+	uint64_t has_member;	    /* bit d: the container at depth d has a member */
+	uint64_t had_member;	    /* bit d: depth d - 1 had one before the container at d */
+	size_t begun[JW_MAX_DEPTH]; /* where the container at depth d began, comma included */
+	bool failed;		    /* nested too deep */
+};
+
+/* The comma before a member or element, and "key": when there is a key. */
+static void jw_key(struct jw *w, const char *key, size_t key_len)
+{
+	uint64_t bit = 1ull << w->depth;
+
+	if (w->has_member & bit)
+		buf_putc(w->out, ',');
+	w->has_member |= bit;
+	if (key) {
+		put_json_string(w->out, key, key_len);
+		buf_putc(w->out, ':');
+	}
+}
+
+static void jw_begin(struct jw *w, const char *key, size_t key_len, char bracket)
+{
+	size_t at = w->out->len;
+	uint64_t had = w->has_member >> w->depth & 1;
+
+	if (w->depth + 1 >= JW_MAX_DEPTH) {
+		w->failed = true;
+		return;
+	}
+	jw_key(w, key, key_len);
+	buf_putc(w->out, bracket);
+	w->depth++;
+	w->begun[w->depth] = at;
+	w->had_member = (w->had_member & ~(1ull << w->depth)) | had << w->depth;
+	w->has_member &= ~(1ull << w->depth);
+}
+
+static void jw_object(struct jw *w, const char *key)
+{
+	jw_begin(w, key, key ? strlen(key) : 0, '{');
+}
+
+static void jw_array(struct jw *w, const char *key)
+{
+	jw_begin(w, key, key ? strlen(key) : 0, '[');
+}
+
+static void jw_end(struct jw *w, char bracket)
+{
+	if (w->failed)
+		return;
+	buf_putc(w->out, bracket);
+	w->depth--;
+}
+
+/* Closes the container, or takes it back when it is empty; true when it stays. */
+static bool jw_end_unless_empty(struct jw *w, char bracket)
+{
+	struct buf *out = w->out;
+
+	if (w->failed)
+		return false;
+	if (w->has_member >> w->depth & 1) {
+		jw_end(w, bracket);
+		return true;
+	}
+	if (!out->failed) {
+		out->len = w->begun[w->depth];
+		out->data[out->len] = '\0';
+	}
+	w->depth--;
+	if (!(w->had_member >> (w->depth + 1) & 1))
+		w->has_member &= ~(1ull << w->depth);
+	return false;
+}
+
+static void jw_string(struct jw *w, const char *key, const char *text, size_t len)
+{
+	jw_key(w, key, strlen(key));
+	put_json_string(w->out, text, len);
+}
+
+/* key: text; nothing when text is NULL. */
+static void jw_text(struct jw *w, const char *key, const char *text)
+{
+	if (text)
+		jw_string(w, key, text, strlen(text));
+}
+
+static void jw_element(struct jw *w, const char *text)
+{
+	jw_key(w, NULL, 0);
+	put_json_string(w->out, text, strlen(text));
+}
+
+static void jw_int(struct jw *w, const char *key, long long value)
+{
+	jw_key(w, key, strlen(key));
+	put_int(w->out, value);
+}
+
+/* key: a + b, or nothing when a record's numbers are too big to add. */
+static void jw_sum(struct jw *w, const char *key, long long a, long long b)
+{
+	long long sum;
+
+	if (!__builtin_add_overflow(a, b, &sum))
+		jw_int(w, key, sum);
+}
+
+/* A value of the record, as it is (key NULL in an array). */
+static void jw_node(struct jw *w, const struct json_doc *doc, const char *key, size_t key_len,
+		    const struct json_node *n)
+{
+	const struct json_node *m;
+	bool object = n->type == JSON_NODE_OBJECT;
+
+	switch (n->type) {
+	case JSON_NODE_OBJECT:
+	case JSON_NODE_ARRAY:
+		jw_begin(w, key, key_len, object ? '{' : '[');
+		for (m = json_first(doc, n); m && !w->failed; m = json_next(doc, m))
+			jw_node(w, doc, object ? m->key : NULL, m->key_len, m);
+		jw_end(w, object ? '}' : ']');
+		return;
+	case JSON_NODE_STRING:
+		jw_key(w, key, key_len);
+		put_json_string(w->out, n->text, n->len);
+		return;
+	case JSON_NODE_INTEGER:
+	case JSON_NODE_REAL:
+		jw_key(w, key, key_len);
+		buf_append(w->out, n->text, n->len);
+		return;
+	default:
+		jw_key(w, key, key_len);
+		buf_puts(w->out, n->type == JSON_NODE_TRUE  ? "true" :
+				 n->type == JSON_NODE_FALSE ? "false" :
+							      "null");
+	}
+}
+
+/* The string at path, as key. */
+static void jw_copy_text(struct jw *w, const char *key, const struct record *r,
+			 const struct json_node *n, const char *path)
+{
+	const struct json_node *v = node_in(r, n, path);
+
+	if (v && v->type == JSON_NODE_STRING)
+		jw_string(w, key, v->text, v->len);
+}
+
+static void jw_copy_int(struct jw *w, const char *key, const struct record *r,
+			const struct json_node *n, const char *path)
+{
+	long long value;
+
+	if (int_in(r, n, path, &value))
+		jw_int(w, key, value);
 }
 
 /* ---- what kind of record, how severe ---- */
@@ -347,9 +597,9 @@ enum record_class {
 	RECORD_OTHER,	/* events-lost, container and runtime changes, config-reload */
 };
 
-static enum record_class record_class_of(const json_t *ecs, const char *action)
+static enum record_class record_class_of(const struct record *r, const char *action)
 {
-	if (text_is(ecs, "event.kind", "alert"))
+	if (text_is(r, "event.kind", "alert"))
 		return RECORD_ALERT;
 	if (!strncmp(action, "connection-", 11) || !strcmp(action, "listen") ||
 	    !strcmp(action, "port-stats"))
@@ -358,17 +608,17 @@ static enum record_class record_class_of(const json_t *ecs, const char *action)
 }
 
 /* Not an attack, but something went wrong: records were lost, a reload was refused. */
-static bool record_is_problem(const json_t *ecs, const char *action)
+static bool record_is_problem(const struct record *r, const char *action)
 {
-	return !strcmp(action, "events-lost") || text_is(ecs, "event.outcome", "failure");
+	return !strcmp(action, "events-lost") || text_is(r, "event.outcome", "failure");
 }
 
 /* event.severity of an alert, 1..100; 0 when it has none. */
-static unsigned int alert_severity(const json_t *ecs)
+static unsigned int alert_severity(const struct record *r)
 {
-	json_int_t severity = 0;
+	long long severity = 0;
 
-	if (!int_at(ecs, "event.severity", &severity) || severity < 0)
+	if (!int_at(r, "event.severity", &severity) || severity < 0)
 		return 0;
 	return severity > 100 ? 100 : (unsigned int)severity;
 }
@@ -428,165 +678,183 @@ static const struct action_info *action_info_of(const char *action)
 /* ---- the one-line summary (syslog MSG, CEF msg, OCSF message) ---- */
 
 /* "198.51.100.2:56780", "[2001:db8::2]:56780", "anon-0123456789abcdef", ":80" */
-static void put_endpoint_summary(struct buf *b, const json_t *side)
+static void put_endpoint_summary(struct buf *b, const struct record *r,
+				 const struct json_node *side)
 {
-	const char *host = text_at(side, "ip");
-	json_int_t port;
-	bool has_port = int_at(side, "port", &port);
+	const char *host = text_in(r, side, "ip");
+	long long port;
+	bool has_port = int_in(r, side, "port", &port);
 
 	if (!host)
-		host = text_at(side, "address");
-	if (host && has_port && strchr(host, ':'))
-		buf_printf(b, "[%s]", host);
-	else if (host)
+		host = text_in(r, side, "address");
+	if (host && has_port && strchr(host, ':')) {
+		buf_putc(b, '[');
 		buf_puts(b, host);
-	else if (!has_port)
+		buf_putc(b, ']');
+	} else if (host) {
+		buf_puts(b, host);
+	} else if (!has_port) {
 		buf_putc(b, '?');
-	if (has_port)
-		buf_printf(b, ":%lld", (long long)port);
+	}
+	if (has_port) {
+		buf_putc(b, ':');
+		put_int(b, port);
+	}
 }
 
-static const char *transport_or_unknown(const json_t *ecs)
+/* "/tcp" */
+static void put_transport_summary(struct buf *b, const struct record *r)
 {
-	const char *transport = text_at(ecs, "network.transport");
+	const char *transport = text_at(r, "network.transport");
 
-	return transport ? transport : "?";
+	buf_putc(b, '/');
+	buf_puts(b, transport ? transport : "?");
 }
 
 /* " (web, published 0.0.0.0:8080)": the container and the published port, when known. */
-static void put_container_summary(struct buf *b, const json_t *ecs)
+static void put_container_summary(struct buf *b, const struct record *r)
 {
-	const char *name = text_at(ecs, "container.name"), *id = text_at(ecs, "container.id");
-	const char *host_ip = text_at(ecs, "berth.port.host_ip");
-	json_int_t host_port;
+	const char *name = text_at(r, "container.name"), *id = text_at(r, "container.id");
+	const char *host_ip = text_at(r, "berth.port.host_ip");
+	long long host_port;
 
 	if (!name && !id)
 		return;
+	buf_append(b, " (", 2);
 	if (name)
-		buf_printf(b, " (%s", name);
+		buf_puts(b, name);
 	else
-		buf_printf(b, " (%.12s", id);
-	if (host_ip && int_at(ecs, "berth.port.host_port", &host_port))
-		buf_printf(b,
-			   strchr(host_ip, ':') ? ", published [%s]:%lld" : ", published %s:%lld",
-			   host_ip, (long long)host_port);
+		buf_append(b, id, strnlen(id, 12));
+	if (host_ip && int_at(r, "berth.port.host_port", &host_port)) {
+		bool v6 = strchr(host_ip, ':');
+
+		buf_puts(b, v6 ? ", published [" : ", published ");
+		buf_puts(b, host_ip);
+		buf_puts(b, v6 ? "]:" : ":");
+		put_int(b, host_port);
+	}
 	buf_putc(b, ')');
 }
 
-static void summarize_alert(struct buf *b, const json_t *ecs, const char *action)
+static void summarize_alert(struct buf *b, const struct record *r, const char *action)
 {
-	json_t *source = lookup(ecs, "source");
-	json_int_t port, window_ms, suppressed;
-	const char *rule = text_at(ecs, "rule.name");
+	const struct json_node *source = node_at(r, "source");
+	long long port, window_ms, suppressed;
+	const char *rule = text_at(r, "rule.name");
 
 	buf_puts(b, action);
 	if (source) {
 		buf_putc(b, ' ');
-		put_endpoint_summary(b, source);
+		put_endpoint_summary(b, r, source);
 	}
-	if (int_at(ecs, "destination.port", &port))
-		buf_printf(b, " -> %lld/%s", (long long)port, transport_or_unknown(ecs));
-	put_container_summary(b, ecs);
+	if (int_at(r, "destination.port", &port)) {
+		buf_printf(b, " -> %lld", port);
+		put_transport_summary(b, r);
+	}
+	put_container_summary(b, r);
 	buf_printf(b, ": rule %s, count %lld, threshold %lld", rule ? rule : "?",
-		   int_or_zero(ecs, "berth.alert.count"),
-		   int_or_zero(ecs, "berth.alert.threshold"));
-	if (int_at(ecs, "berth.alert.window_ms", &window_ms))
-		buf_printf(b, " in %lld ms", (long long)window_ms);
-	if (int_at(ecs, "berth.alert.suppressed", &suppressed) && suppressed)
-		buf_printf(b, ", %lld suppressed", (long long)suppressed);
-	if (json_is_true(lookup(ecs, "berth.alert.dropped")))
+		   int_or_zero(r, "berth.alert.count"), int_or_zero(r, "berth.alert.threshold"));
+	if (int_at(r, "berth.alert.window_ms", &window_ms))
+		buf_printf(b, " in %lld ms", window_ms);
+	if (int_at(r, "berth.alert.suppressed", &suppressed) && suppressed)
+		buf_printf(b, ", %lld suppressed", suppressed);
+	if (is_true(node_at(r, "berth.alert.dropped")))
 		buf_puts(b, ", dropped");
 }
 
-static void summarize_port_stats(struct buf *b, const json_t *ecs)
+static void summarize_port_stats(struct buf *b, const struct record *r)
 {
-	json_int_t port;
+	long long port;
 
-	if (text_is(ecs, "berth.view", "interface")) {
-		const char *iface = text_at(ecs, "observer.ingress.interface.name");
+	if (text_is(r, "berth.view", "interface")) {
+		const char *iface = text_at(r, "observer.ingress.interface.name");
 
 		buf_printf(b, "port-stats %s ", iface ? iface : "?");
-		if (int_at(ecs, "destination.port", &port))
-			buf_printf(b, "%lld", (long long)port);
+		if (int_at(r, "destination.port", &port))
+			buf_printf(b, "%lld", port);
 		else
 			buf_puts(b, "unpublished");
-		buf_printf(b, "/%s", transport_or_unknown(ecs));
-		put_container_summary(b, ecs);
+		put_transport_summary(b, r);
+		put_container_summary(b, r);
 		buf_printf(b, ": %lld packets, %lld bytes, %lld SYNs in %lld s",
-			   int_or_zero(ecs, "berth.stats.interval.packets_in"),
-			   int_or_zero(ecs, "berth.stats.interval.bytes_in"),
-			   int_or_zero(ecs, "berth.stats.interval.syns_in"),
-			   int_or_zero(ecs, "berth.stats.interval_s"));
+			   int_or_zero(r, "berth.stats.interval.packets_in"),
+			   int_or_zero(r, "berth.stats.interval.bytes_in"),
+			   int_or_zero(r, "berth.stats.interval.syns_in"),
+			   int_or_zero(r, "berth.stats.interval_s"));
 		return;
 	}
-	buf_printf(b, "port-stats %s %lld/%s",
-		   text_is(ecs, "berth.role", "client") ? "client" : "server",
-		   int_or_zero(ecs, "server.port"), transport_or_unknown(ecs));
-	put_container_summary(b, ecs);
+	buf_printf(b, "port-stats %s %lld",
+		   text_is(r, "berth.role", "client") ? "client" : "server",
+		   int_or_zero(r, "server.port"));
+	put_transport_summary(b, r);
+	put_container_summary(b, r);
 	buf_printf(b, ": %lld connections, %lld B in, %lld B out in %lld s",
-		   int_or_zero(ecs, "berth.stats.interval.connections_opened"),
-		   int_or_zero(ecs, "berth.stats.interval.bytes_in"),
-		   int_or_zero(ecs, "berth.stats.interval.bytes_out"),
-		   int_or_zero(ecs, "berth.stats.interval_s"));
+		   int_or_zero(r, "berth.stats.interval.connections_opened"),
+		   int_or_zero(r, "berth.stats.interval.bytes_in"),
+		   int_or_zero(r, "berth.stats.interval.bytes_out"),
+		   int_or_zero(r, "berth.stats.interval_s"));
 }
 
 /* Raw text, not escaped for any format yet. */
-static void summarize(struct buf *b, const json_t *ecs, const char *action)
+static void summarize(struct buf *b, const struct record *r, const char *action)
 {
 	const char *text;
-	json_int_t duration_ns;
+	long long duration_ns;
 
-	if (text_is(ecs, "event.kind", "alert")) {
-		summarize_alert(b, ecs, action);
+	if (text_is(r, "event.kind", "alert")) {
+		summarize_alert(b, r, action);
 	} else if (!strncmp(action, "connection-", 11)) {
-		buf_printf(b, "%s ", action);
-		put_endpoint_summary(b, lookup(ecs, "source"));
+		buf_puts(b, action);
+		buf_putc(b, ' ');
+		put_endpoint_summary(b, r, node_at(r, "source"));
 		buf_puts(b, " -> ");
-		put_endpoint_summary(b, lookup(ecs, "destination"));
-		buf_printf(b, "/%s", transport_or_unknown(ecs));
-		put_container_summary(b, ecs);
-		if (int_at(ecs, "event.duration", &duration_ns))
-			buf_printf(b, " after %lld ms", (long long)(duration_ns / 1000000));
+		put_endpoint_summary(b, r, node_at(r, "destination"));
+		put_transport_summary(b, r);
+		put_container_summary(b, r);
+		if (int_at(r, "event.duration", &duration_ns)) {
+			buf_puts(b, " after ");
+			put_int(b, duration_ns / 1000000);
+			buf_puts(b, " ms");
+		}
 	} else if (!strcmp(action, "listen")) {
 		buf_puts(b, "listen ");
-		put_endpoint_summary(b, lookup(ecs, "server"));
-		buf_printf(b, "/%s", transport_or_unknown(ecs));
-		put_container_summary(b, ecs);
+		put_endpoint_summary(b, r, node_at(r, "server"));
+		put_transport_summary(b, r);
+		put_container_summary(b, r);
 	} else if (!strcmp(action, "port-stats")) {
-		summarize_port_stats(b, ecs);
+		summarize_port_stats(b, r);
 	} else if (!strcmp(action, "container-started") || !strcmp(action, "container-stopped")) {
-		const char *name = text_at(ecs, "container.name"),
-			   *id = text_at(ecs, "container.id");
+		const char *name = text_at(r, "container.name"), *id = text_at(r, "container.id");
 
 		if (name)
 			buf_printf(b, "%s %s", action, name);
 		else
 			buf_printf(b, "%s %.12s", action, id ? id : "?");
-		text = text_at(ecs, "container.image.name");
+		text = text_at(r, "container.image.name");
 		if (text)
 			buf_printf(b, " (%s)", text);
 	} else if (!strcmp(action, "events-lost")) {
-		text = text_at(ecs, "berth.lost.cause");
+		text = text_at(r, "berth.lost.cause");
 		buf_printf(b, "events-lost %s", text ? text : "?");
-		text = text_at(ecs, "berth.lost.sink");
+		text = text_at(r, "berth.lost.sink");
 		if (text)
 			buf_printf(b, " (output %s)", text);
-		buf_printf(b, ": %lld (total %lld)", int_or_zero(ecs, "berth.lost.count"),
-			   int_or_zero(ecs, "berth.lost.total"));
+		buf_printf(b, ": %lld (total %lld)", int_or_zero(r, "berth.lost.count"),
+			   int_or_zero(r, "berth.lost.total"));
 	} else if (!strcmp(action, "config-reload")) {
-		if (text_is(ecs, "event.outcome", "failure")) {
-			text = text_at(ecs, "error.message");
+		if (text_is(r, "event.outcome", "failure")) {
+			text = text_at(r, "error.message");
 			buf_printf(b, "config-reload failure: %s", text ? text : "?");
 		} else {
-			text = text_at(ecs, "berth.config.path");
+			text = text_at(r, "berth.config.path");
 			buf_printf(b, "config-reload success: %lld rules from %s",
-				   int_or_zero(ecs, "berth.config.rules"), text ? text : "?");
+				   int_or_zero(r, "berth.config.rules"), text ? text : "?");
 		}
 	} else if (!strcmp(action, "runtime-reconnected")) {
-		text = text_at(ecs, "berth.runtime.name");
+		text = text_at(r, "berth.runtime.name");
 		buf_printf(b, "runtime-reconnected %s after %lld ms, %lld containers changed",
-			   text ? text : "?", int_or_zero(ecs, "berth.runtime.down_ms"),
-			   int_or_zero(ecs, "berth.runtime.containers_changed"));
+			   text ? text : "?", int_or_zero(r, "berth.runtime.down_ms"),
+			   int_or_zero(r, "berth.runtime.containers_changed"));
 	} else {
 		buf_puts(b, action);
 	}
@@ -610,83 +878,107 @@ static void summarize(struct buf *b, const json_t *ecs, const char *action)
  * Alerts by event.severity: below 50 warning, below 75 err, crit above;
  * events-lost and a refused reload warning; every other record info.
  */
-static unsigned int syslog_severity(const json_t *ecs, const char *action)
+static unsigned int syslog_severity(const struct record *r, const char *action)
 {
-	if (text_is(ecs, "event.kind", "alert")) {
-		unsigned int severity = alert_severity(ecs);
+	if (text_is(r, "event.kind", "alert")) {
+		unsigned int severity = alert_severity(r);
 
 		return severity >= 75 ? SYSLOG_CRIT : severity >= 50 ? SYSLOG_ERR : SYSLOG_WARNING;
 	}
-	return record_is_problem(ecs, action) ? SYSLOG_WARNING : SYSLOG_INFO;
+	return record_is_problem(r, action) ? SYSLOG_WARNING : SYSLOG_INFO;
 }
 
-int format_syslog_header(const json_t *ecs, const struct syslog_options *sys, struct buf *out)
+static int syslog_header(const struct record *r, const char *action, int64_t ms,
+			 const struct syslog_options *sys, struct buf *out)
 {
 	unsigned int facility = SYSLOG_FACILITY_DEFAULT;
-	const char *app_name = "berth", *host, *action;
-	int64_t ms;
+	const char *app_name = "berth";
+	const struct json_node *host = node_at(r, "host.name");
 
-	if (!record_basics(ecs, &ms, &action))
-		return -1;
 	/* 0 is "the default" in a sink's configuration: kern is the kernel's own. */
 	if (sys && sys->facility && sys->facility <= 23)
 		facility = sys->facility;
 	if (sys && sys->app_name && *sys->app_name)
 		app_name = sys->app_name;
-	host = text_at(ecs, "host.name");
-	buf_printf(out, "<%u>1 ", facility * 8 + syslog_severity(ecs, action));
+	buf_putc(out, '<');
+	put_int(out, facility * 8 + syslog_severity(r, action));
+	buf_append(out, ">1 ", 3);
 	put_rfc3339(out, ms);
 	buf_putc(out, ' ');
-	put_token(out, host ? host : "", host ? json_string_length(lookup(ecs, "host.name")) : 0,
-		  SYSLOG_HOSTNAME_MAX, false);
+	if (string_of(host))
+		put_token(out, host->text, host->len, SYSLOG_HOSTNAME_MAX, false);
+	else
+		put_token(out, "", 0, SYSLOG_HOSTNAME_MAX, false);
 	buf_putc(out, ' ');
 	put_token(out, app_name, strlen(app_name), SYSLOG_APP_NAME_MAX, false);
-	if (sys && sys->procid)
-		buf_printf(out, " %u ", sys->procid);
-	else
-		buf_puts(out, " - ");
+	if (sys && sys->procid) {
+		buf_putc(out, ' ');
+		put_int(out, sys->procid);
+		buf_putc(out, ' ');
+	} else {
+		buf_append(out, " - ", 3);
+	}
 	put_token(out, action, strlen(action), SYSLOG_MSGID_MAX, false);
 	buf_putc(out, ' ');
 	return out->failed ? -1 : 0;
 }
 
-/* One SD-PARAM: ` name="value"`; null is left out. */
-static void put_sd_param(struct buf *out, const char *name, size_t name_len, const json_t *v)
+int format_syslog_header(const struct json_doc *ecs, const struct syslog_options *sys,
+			 struct buf *out)
 {
-	char number[32];
-	const char *text;
-	size_t len;
+	struct record r;
+	const char *action;
+	int64_t ms;
 
-	switch (json_typeof(v)) {
-	case JSON_STRING:
-		text = json_string_value(v);
-		len = json_string_length(v);
-		break;
-	case JSON_INTEGER:
-		len = snprintf(number, sizeof(number), "%" JSON_INTEGER_FORMAT,
-			       json_integer_value(v));
-		text = number;
-		break;
-	case JSON_REAL:
-		len = snprintf(number, sizeof(number), "%.15g", json_real_value(v));
-		text = number;
-		break;
-	case JSON_TRUE:
-		text = "true";
-		len = 4;
-		break;
-	case JSON_FALSE:
-		text = "false";
-		len = 5;
+	if (!record_basics(&r, ecs, &ms, &action))
+		return -1;
+	return syslog_header(&r, action, ms, sys, out);
+}
+
+/* One SD-PARAM: ` name="value"`; null is left out. */
+static void put_sd_param(struct buf *out, const char *name, size_t name_len,
+			 const struct json_node *v)
+{
+	switch (v->type) {
+	case JSON_NODE_STRING:
+	case JSON_NODE_INTEGER:
+	case JSON_NODE_REAL:
+	case JSON_NODE_TRUE:
+	case JSON_NODE_FALSE:
 		break;
 	default:
 		return;
 	}
 	buf_putc(out, ' ');
 	put_token(out, name, name_len, SD_NAME_MAX, true);
-	buf_puts(out, "=\"");
-	put_text(out, text, len, TEXT_SD_VALUE);
+	buf_append(out, "=\"", 2);
+	if (v->type == JSON_NODE_TRUE)
+		buf_append(out, "true", 4);
+	else if (v->type == JSON_NODE_FALSE)
+		buf_append(out, "false", 5);
+	else
+		put_text(out, v->text, v->len, TEXT_SD_VALUE);
 	buf_putc(out, '"');
+}
+
+/*
+ * path[len..]: ".name" (or "name" at the start), cut where an SD-NAME ends;
+ * the new length.
+ */
+static size_t path_add(char *path, size_t len, const char *name, size_t name_len)
+{
+	size_t room = SD_NAME_MAX + 1 - len;
+
+	if (len && room) {
+		path[len++] = '.';
+		room--;
+	}
+	if (name_len > room)
+		name_len = room;
+	memcpy(path + len, name, name_len);
+	len += name_len;
+	path[len] = '\0';
+	return len;
 }
 
 /*
@@ -696,43 +988,30 @@ static void put_sd_param(struct buf *out, const char *name, size_t name_len, con
  * the path, so that the members of one stay together: ports.0.host_port.
  * Names are cut at 32 characters, so the path need not be longer.
  */
-static void put_sd_params(struct buf *out, char *path, size_t len, const json_t *v,
-			  unsigned int depth)
+static void put_sd_params(struct buf *out, const struct record *r, char *path, size_t len,
+			  const struct json_node *v, unsigned int depth)
 {
+	const struct json_node *m;
 	char index[24];
-	const char *key;
-	json_t *member;
-	size_t i;
+	size_t i = 0;
 
 	if (depth > SD_MAX_DEPTH)
 		return;
-	if (json_is_object(v)) {
-		json_object_foreach((json_t *)v, key, member) {
-			int n = snprintf(path + len, SD_NAME_MAX + 2 - len, "%s%s", len ? "." : "",
-					 key);
-			size_t child = len + (size_t)n;
-
-			if (child > SD_NAME_MAX + 1)
-				child = SD_NAME_MAX + 1;
-			put_sd_params(out, path, child, member, depth + 1);
+	if (v->type == JSON_NODE_OBJECT) {
+		for (m = json_first(r->doc, v); m; m = json_next(r->doc, m)) {
+			put_sd_params(out, r, path, path_add(path, len, m->key, m->key_len), m,
+				      depth + 1);
 			path[len] = '\0';
 		}
-	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, member) {
-			size_t child;
-			int n;
-
-			if (!json_is_object(member) && !json_is_array(member)) {
-				put_sd_param(out, path, len, member);
+	} else if (v->type == JSON_NODE_ARRAY) {
+		for (m = json_first(r->doc, v); m; m = json_next(r->doc, m), i++) {
+			if (m->type != JSON_NODE_OBJECT && m->type != JSON_NODE_ARRAY) {
+				put_sd_param(out, path, len, m);
 				continue;
 			}
 			snprintf(index, sizeof(index), "%zu", i);
-			n = snprintf(path + len, SD_NAME_MAX + 2 - len, "%s%s", len ? "." : "",
-				     index);
-			child = len + (size_t)n;
-			if (child > SD_NAME_MAX + 1)
-				child = SD_NAME_MAX + 1;
-			put_sd_params(out, path, child, member, depth + 1);
+			put_sd_params(out, r, path, path_add(path, len, index, strlen(index)), m,
+				      depth + 1);
 			path[len] = '\0';
 		}
 	} else {
@@ -744,24 +1023,22 @@ static void put_sd_params(struct buf *out, char *path, size_t len, const json_t 
  * One SD-ELEMENT per top-level object of the record, SD-ID
  * "<object>@<PEN>"; "-" when there is none. @timestamp is in the header.
  */
-static void put_structured_data(struct buf *out, const json_t *ecs)
+static void put_structured_data(struct buf *out, const struct record *r)
 {
 	/* Room for a name of SD_NAME_MAX, one more to know it was cut, and the NUL. */
 	char path[SD_NAME_MAX + 2];
 	char pen[16];
-	const char *key;
-	json_t *member;
 	bool any = false;
 	int pen_len = snprintf(pen, sizeof(pen), "@%u", SYSLOG_SD_PEN);
 
-	json_object_foreach((json_t *)ecs, key, member) {
-		if (!json_is_object(member))
+	for (const struct json_node *m = json_first(r->doc, r->root); m; m = json_next(r->doc, m)) {
+		if (m->type != JSON_NODE_OBJECT)
 			continue;
 		buf_putc(out, '[');
-		put_token(out, key, strlen(key), SD_NAME_MAX - pen_len, true);
+		put_token(out, m->key, m->key_len, SD_NAME_MAX - pen_len, true);
 		buf_append(out, pen, pen_len);
 		path[0] = '\0';
-		put_sd_params(out, path, 0, member, 0);
+		put_sd_params(out, r, path, 0, m, 0);
 		buf_putc(out, ']');
 		any = true;
 	}
@@ -769,16 +1046,16 @@ static void put_structured_data(struct buf *out, const json_t *ecs)
 		buf_putc(out, '-');
 }
 
-static int format_rfc5424(const json_t *ecs, const char *action, const struct syslog_options *sys,
-			  struct buf *out)
+static int format_rfc5424(const struct record *r, const char *action, int64_t ms,
+			  const struct syslog_options *sys, struct buf *out)
 {
 	struct buf msg = { 0 };
 
-	if (format_syslog_header(ecs, sys, out))
+	if (syslog_header(r, action, ms, sys, out))
 		return -1;
-	put_structured_data(out, ecs);
+	put_structured_data(out, r);
 	buf_putc(out, ' ');
-	summarize(&msg, ecs, action);
+	summarize(&msg, r, action);
 	put_text(out, msg.data ? msg.data : "", msg.len, TEXT_ASCII);
 	if (msg.failed)
 		out->failed = true;
@@ -792,14 +1069,22 @@ static int format_rfc5424(const json_t *ecs, const char *action, const struct sy
  * 0-10 in the header: alerts event.severity / 10 (rounded, at least 1),
  * problems 5, other events 1.
  */
-static unsigned int cef_severity(const json_t *ecs, const char *action)
+static unsigned int cef_severity(const struct record *r, const char *action)
 {
-	if (text_is(ecs, "event.kind", "alert")) {
-		unsigned int severity = (alert_severity(ecs) + 5) / 10;
+	if (text_is(r, "event.kind", "alert")) {
+		unsigned int severity = (alert_severity(r) + 5) / 10;
 
 		return severity < 1 ? 1 : severity;
 	}
-	return record_is_problem(ecs, action) ? 5 : 1;
+	return record_is_problem(r, action) ? 5 : 1;
+}
+
+/* " key=" */
+static void cef_key(struct buf *out, const char *key)
+{
+	buf_putc(out, ' ');
+	buf_puts(out, key);
+	buf_putc(out, '=');
 }
 
 /* ` key=value` with the value escaped; nothing when value is NULL. */
@@ -807,173 +1092,192 @@ static void cef_text(struct buf *out, const char *key, const char *value)
 {
 	if (!value)
 		return;
-	buf_printf(out, " %s=", key);
+	cef_key(out, key);
 	put_text(out, value, strlen(value), TEXT_CEF_VALUE);
 }
 
-static void cef_int(struct buf *out, const char *key, const json_t *ecs, const char *path)
+static void cef_int(struct buf *out, const char *key, const struct record *r,
+		    const struct json_node *n, const char *path)
 {
-	json_int_t value;
+	long long value;
 
-	if (int_at(ecs, path, &value))
-		buf_printf(out, " %s=%lld", key, (long long)value);
+	if (int_in(r, n, path, &value)) {
+		cef_key(out, key);
+		put_int(out, value);
+	}
 }
 
 /* cnN=value cnNLabel=label, when the record has the value. */
-static void cef_number(struct buf *out, unsigned int n, const char *label, const json_t *ecs,
+static void cef_number(struct buf *out, unsigned int n, const char *label, const struct record *r,
 		       const char *path)
 {
-	json_int_t value;
+	long long value;
 
-	if (int_at(ecs, path, &value))
-		buf_printf(out, " cn%u=%lld cn%uLabel=%s", n, (long long)value, n, label);
+	if (int_at(r, path, &value))
+		buf_printf(out, " cn%u=%lld cn%uLabel=%s", n, value, n, label);
 }
 
 static void cef_custom(struct buf *out, unsigned int n, const char *label, const char *value)
 {
-	char key[8];
+	char key[4] = { 'c', 's', (char)('0' + n), '\0' };
 
 	if (!value)
 		return;
-	snprintf(key, sizeof(key), "cs%u", n);
 	cef_text(out, key, value);
-	buf_printf(out, " cs%uLabel=%s", n, label);
+	buf_putc(out, ' ');
+	buf_puts(out, key);
+	buf_puts(out, "Label=");
+	buf_puts(out, label);
 }
 
 /* "0.0.0.0:8080->80/tcp" */
-static void put_binding_text(struct buf *b, const json_t *binding)
+static void put_binding_text(struct buf *b, const struct record *r, const struct json_node *binding)
 {
-	const char *host_ip = text_at(binding, "host_ip"), *protocol = text_at(binding, "protocol");
+	const char *host_ip = text_in(r, binding, "host_ip");
+	const char *protocol = text_in(r, binding, "protocol");
+	bool v6 = host_ip && strchr(host_ip, ':');
 
-	buf_printf(b,
-		   strchr(host_ip ? host_ip : "", ':') ? "[%s]:%lld->%lld/%s" : "%s:%lld->%lld/%s",
-		   host_ip ? host_ip : "", int_or_zero(binding, "host_port"),
-		   int_or_zero(binding, "container_port"), protocol ? protocol : "?");
+	if (v6)
+		buf_putc(b, '[');
+	buf_puts(b, host_ip ? host_ip : "");
+	buf_puts(b, v6 ? "]:" : ":");
+	put_int(b, int_or_zero_in(r, binding, "host_port"));
+	buf_append(b, "->", 2);
+	put_int(b, int_or_zero_in(r, binding, "container_port"));
+	buf_putc(b, '/');
+	buf_puts(b, protocol ? protocol : "?");
 }
 
 /* The CEF extension's counters: cn1..cn3 by record kind. */
-static void cef_numbers(struct buf *out, const json_t *ecs, const char *action,
+static void cef_numbers(struct buf *out, const struct record *r, const char *action,
 			enum record_class rc)
 {
-	json_int_t duration_ns;
+	long long duration_ns;
 
 	if (rc == RECORD_ALERT) {
-		cef_number(out, 1, "threshold", ecs, "berth.alert.threshold");
-		cef_number(out, 2, "windowMs", ecs, "berth.alert.window_ms");
-		cef_number(out, 3, "suppressed", ecs, "berth.alert.suppressed");
+		cef_number(out, 1, "threshold", r, "berth.alert.threshold");
+		cef_number(out, 2, "windowMs", r, "berth.alert.window_ms");
+		cef_number(out, 3, "suppressed", r, "berth.alert.suppressed");
 	} else if (!strcmp(action, "connection-closed")) {
-		if (int_at(ecs, "event.duration", &duration_ns))
-			buf_printf(out, " cn1=%lld cn1Label=durationMs",
-				   (long long)(duration_ns / 1000000));
-		cef_number(out, 2, "rttUs", ecs, "berth.connection.rtt_us");
-		cef_number(out, 3, "retransmits", ecs, "berth.connection.retransmits");
-	} else if (!strcmp(action, "port-stats") && text_is(ecs, "berth.view", "interface")) {
-		cef_number(out, 1, "synsIn", ecs, "berth.stats.interval.syns_in");
-		cef_number(out, 2, "packetsIn", ecs, "berth.stats.interval.packets_in");
-		cef_number(out, 3, "synsDropped", ecs, "berth.stats.interval.syns_dropped");
+		if (int_at(r, "event.duration", &duration_ns))
+			buf_printf(out, " cn1=%lld cn1Label=durationMs", duration_ns / 1000000);
+		cef_number(out, 2, "rttUs", r, "berth.connection.rtt_us");
+		cef_number(out, 3, "retransmits", r, "berth.connection.retransmits");
+	} else if (!strcmp(action, "port-stats") && text_is(r, "berth.view", "interface")) {
+		cef_number(out, 1, "synsIn", r, "berth.stats.interval.syns_in");
+		cef_number(out, 2, "packetsIn", r, "berth.stats.interval.packets_in");
+		cef_number(out, 3, "synsDropped", r, "berth.stats.interval.syns_dropped");
 	} else if (!strcmp(action, "port-stats")) {
-		cef_number(out, 1, "connectionsOpened", ecs,
+		cef_number(out, 1, "connectionsOpened", r,
 			   "berth.stats.interval.connections_opened");
-		cef_number(out, 2, "packetsIn", ecs, "berth.stats.interval.packets_in");
-		cef_number(out, 3, "packetsOut", ecs, "berth.stats.interval.packets_out");
+		cef_number(out, 2, "packetsIn", r, "berth.stats.interval.packets_in");
+		cef_number(out, 3, "packetsOut", r, "berth.stats.interval.packets_out");
 	} else if (!strcmp(action, "events-lost")) {
-		cef_number(out, 1, "lostTotal", ecs, "berth.lost.total");
+		cef_number(out, 1, "lostTotal", r, "berth.lost.total");
 	} else if (!strcmp(action, "config-reload")) {
-		cef_number(out, 1, "rules", ecs, "berth.config.rules");
+		cef_number(out, 1, "rules", r, "berth.config.rules");
 	} else if (!strcmp(action, "runtime-reconnected")) {
-		cef_number(out, 1, "downMs", ecs, "berth.runtime.down_ms");
-		cef_number(out, 2, "containersChanged", ecs, "berth.runtime.containers_changed");
+		cef_number(out, 1, "downMs", r, "berth.runtime.down_ms");
+		cef_number(out, 2, "containersChanged", r, "berth.runtime.containers_changed");
 	}
 }
 
-static void cef_extension(struct buf *out, const json_t *ecs, const char *action, int64_t ms,
+static void cef_extension(struct buf *out, const struct record *r, const char *action, int64_t ms,
 			  struct buf *scratch)
 {
-	enum record_class rc = record_class_of(ecs, action);
-	const json_t *far =
-		lookup(ecs, "destination") ? lookup(ecs, "destination") : lookup(ecs, "server");
-	const char *transport = text_at(ecs, "network.transport");
-	const char *direction = text_at(ecs, "network.direction");
-	const char *image = text_at(ecs, "container.image.name");
-	const char *tag = json_string_value(json_array_get(lookup(ecs, "container.image.tag"), 0));
-	json_t *ports = lookup(ecs, "berth.ports"), *binding;
-	size_t i;
+	enum record_class rc = record_class_of(r, action);
+	const struct json_node *far =
+		node_at(r, "destination") ? node_at(r, "destination") : node_at(r, "server");
+	const char *transport = text_at(r, "network.transport");
+	const char *direction = text_at(r, "network.direction");
+	const char *image = text_at(r, "container.image.name");
+	const struct json_node *tags = node_at(r, "container.image.tag");
+	const char *tag =
+		tags && tags->type == JSON_NODE_ARRAY ? string_of(json_first(r->doc, tags)) : NULL;
+	const struct json_node *ports = node_at(r, "berth.ports"), *binding;
 
-	buf_printf(out, "rt=%lld", (long long)ms);
-	cef_text(out, "dvchost", text_at(ecs, "host.name"));
-	if (text_at(ecs, "source.ip"))
-		cef_text(out, "src", text_at(ecs, "source.ip"));
+	buf_append(out, "rt=", 3);
+	put_int(out, ms);
+	cef_text(out, "dvchost", text_at(r, "host.name"));
+	if (text_at(r, "source.ip"))
+		cef_text(out, "src", text_at(r, "source.ip"));
 	else
-		cef_text(out, "shost", text_at(ecs, "source.address"));
-	cef_int(out, "spt", ecs, "source.port");
-	cef_text(out, "dst", text_at(far, "ip"));
-	cef_int(out, "dpt", far, "port");
+		cef_text(out, "shost", text_at(r, "source.address"));
+	cef_int(out, "spt", r, r->root, "source.port");
+	cef_text(out, "dst", text_in(r, far, "ip"));
+	cef_int(out, "dpt", r, far, "port");
 	if (transport) {
 		buf_puts(out, " proto=");
 		for (const char *p = transport; *p; p++)
 			buf_putc(out, *p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
 	}
 	/* CEF: 0 inbound, 1 outbound. The interface view only sees what comes in. */
-	if ((direction && !strcmp(direction, "ingress")) ||
-	    text_is(ecs, "berth.view", "interface") ||
-	    (!strcmp(action, "port-stats") && text_is(ecs, "berth.role", "server")))
+	if ((direction && !strcmp(direction, "ingress")) || text_is(r, "berth.view", "interface") ||
+	    (!strcmp(action, "port-stats") && text_is(r, "berth.role", "server")))
 		buf_puts(out, " deviceDirection=0");
-	else if ((direction && !strcmp(direction, "egress")) ||
-		 text_is(ecs, "berth.role", "client"))
+	else if ((direction && !strcmp(direction, "egress")) || text_is(r, "berth.role", "client"))
 		buf_puts(out, " deviceDirection=1");
 	if (!strcmp(action, "connection-closed")) {
-		cef_int(out, "in", ecs, "berth.connection.bytes_in");
-		cef_int(out, "out", ecs, "berth.connection.bytes_out");
+		cef_int(out, "in", r, r->root, "berth.connection.bytes_in");
+		cef_int(out, "out", r, r->root, "berth.connection.bytes_out");
 	} else if (!strcmp(action, "port-stats")) {
-		cef_int(out, "in", ecs, "berth.stats.interval.bytes_in");
-		cef_int(out, "out", ecs, "berth.stats.interval.bytes_out");
+		cef_int(out, "in", r, r->root, "berth.stats.interval.bytes_in");
+		cef_int(out, "out", r, r->root, "berth.stats.interval.bytes_out");
 	}
 	if (rc == RECORD_ALERT) {
-		cef_int(out, "cnt", ecs, "berth.alert.count");
-		buf_puts(out, json_is_true(lookup(ecs, "berth.alert.dropped")) ? " act=blocked" :
-										 " act=alerted");
+		cef_int(out, "cnt", r, r->root, "berth.alert.count");
+		buf_puts(out, is_true(node_at(r, "berth.alert.dropped")) ? " act=blocked" :
+									   " act=alerted");
 	} else if (!strcmp(action, "events-lost")) {
-		cef_int(out, "cnt", ecs, "berth.lost.count");
+		cef_int(out, "cnt", r, r->root, "berth.lost.count");
 	}
-	cef_text(out, "reason", text_at(ecs, "berth.lost.cause"));
-	cef_text(out, "reason", text_at(ecs, "error.message"));
-	cef_text(out, "filePath", text_at(ecs, "berth.config.path"));
+	cef_text(out, "reason", text_at(r, "berth.lost.cause"));
+	cef_text(out, "reason", text_at(r, "error.message"));
+	cef_text(out, "filePath", text_at(r, "berth.config.path"));
 
-	cef_custom(out, 1, "containerName", text_at(ecs, "container.name"));
-	cef_custom(out, 2, "containerId", text_at(ecs, "container.id"));
+	cef_custom(out, 1, "containerName", text_at(r, "container.name"));
+	cef_custom(out, 2, "containerId", text_at(r, "container.id"));
 	buf_reset(scratch);
-	if (image)
-		buf_printf(scratch, tag ? "%s:%s" : "%s", image, tag);
+	if (image) {
+		buf_puts(scratch, image);
+		if (tag) {
+			buf_putc(scratch, ':');
+			buf_puts(scratch, tag);
+		}
+	}
 	cef_custom(out, 3, "containerImage", image ? scratch->data : NULL);
-	cef_custom(out, 4, "ruleName", text_at(ecs, "rule.name"));
+	cef_custom(out, 4, "ruleName", text_at(r, "rule.name"));
 	buf_reset(scratch);
-	if (json_is_object(lookup(ecs, "berth.port")))
-		put_binding_text(scratch, lookup(ecs, "berth.port"));
-	json_array_foreach(ports, i, binding) {
-		if (scratch->len)
-			buf_putc(scratch, ',');
-		put_binding_text(scratch, binding);
+	if (is_object(node_at(r, "berth.port")))
+		put_binding_text(scratch, r, node_at(r, "berth.port"));
+	if (ports && ports->type == JSON_NODE_ARRAY) {
+		for (binding = json_first(r->doc, ports); binding;
+		     binding = json_next(r->doc, binding)) {
+			if (scratch->len)
+				buf_putc(scratch, ',');
+			put_binding_text(scratch, r, binding);
+		}
 	}
 	cef_custom(out, 5, ports ? "publishedPorts" : "publishedPort",
 		   scratch->len ? scratch->data : NULL);
-	cef_custom(out, 6, "view", text_at(ecs, "berth.view"));
-	cef_numbers(out, ecs, action, rc);
+	cef_custom(out, 6, "view", text_at(r, "berth.view"));
+	cef_numbers(out, r, action, rc);
 
 	buf_reset(scratch);
-	summarize(scratch, ecs, action);
+	summarize(scratch, r, action);
 	cef_text(out, "msg", scratch->data ? scratch->data : "");
 	if (scratch->failed)
 		out->failed = true;
 }
 
-static int format_cef(const json_t *ecs, const char *action, int64_t ms, struct buf *out)
+static int format_cef(const struct record *r, const char *action, int64_t ms, struct buf *out)
 {
 	const struct action_info *info = action_info_of(action);
-	const char *version = text_at(ecs, "berth.version");
+	const char *version = text_at(r, "berth.version");
 	const char *name = info ? info->name : action;
 	struct buf scratch = { 0 };
 
-	if (!strcmp(action, "config-reload") && text_is(ecs, "event.outcome", "failure"))
+	if (!strcmp(action, "config-reload") && text_is(r, "event.outcome", "failure"))
 		name = "Configuration reload failed";
 	buf_puts(out, "CEF:0|berth|berth|");
 	put_text_z(out, version ? version : BERTH_VERSION, TEXT_CEF_HEADER);
@@ -981,8 +1285,10 @@ static int format_cef(const json_t *ecs, const char *action, int64_t ms, struct 
 	put_text_z(out, action, TEXT_CEF_HEADER);
 	buf_putc(out, '|');
 	put_text_z(out, name, TEXT_CEF_HEADER);
-	buf_printf(out, "|%u|", cef_severity(ecs, action));
-	cef_extension(out, ecs, action, ms, &scratch);
+	buf_putc(out, '|');
+	put_int(out, cef_severity(r, action));
+	buf_putc(out, '|');
+	cef_extension(out, r, action, ms, &scratch);
 	buf_free(&scratch);
 	return out->failed ? -1 : 0;
 }
@@ -998,17 +1304,15 @@ static int format_cef(const json_t *ecs, const char *action, int64_t ms, struct 
 #define OCSF_ACTIVITY_TRAFFIC 6
 #define OCSF_ACTIVITY_CREATE 1
 #define OCSF_ACTIVITY_OTHER 99
-/* Copies of the record deeper than this are cut: berth's records nest 5 deep. */
-#define OCSF_MAX_DEPTH 32
 
 static const char *const ocsf_severities[] = { "Unknown", "Informational", "Low",
 					       "Medium",  "High",	   "Critical" };
 
 /* Alerts: event.severity in fifths of 1..100; problems Medium; other records Informational. */
-static unsigned int ocsf_severity_id(const json_t *ecs, const char *action)
+static unsigned int ocsf_severity_id(const struct record *r, const char *action)
 {
-	if (text_is(ecs, "event.kind", "alert")) {
-		unsigned int severity = alert_severity(ecs);
+	if (text_is(r, "event.kind", "alert")) {
+		unsigned int severity = alert_severity(r);
 
 		return severity >= 80 ? 5 :
 		       severity >= 60 ? 4 :
@@ -1016,88 +1320,29 @@ static unsigned int ocsf_severity_id(const json_t *ecs, const char *action)
 		       severity >= 20 ? 2 :
 					1;
 	}
-	return record_is_problem(ecs, action) ? 3 : 1;
+	return record_is_problem(r, action) ? 3 : 1;
 }
 
-/* Sets key to a new value; a NULL value (out of memory, or nothing to set) sets nothing. */
-static void put(json_t *obj, const char *key, json_t *value)
+/* The members of a network_endpoint: ip and port; a pseudonymised source.address as uid. */
+static void ocsf_endpoint_members(struct jw *w, const struct record *r,
+				  const struct json_node *side)
 {
-	if (value)
-		json_object_set_new(obj, key, value);
+	jw_copy_text(w, "ip", r, side, "ip");
+	jw_copy_text(w, "uid", r, side, "address");
+	jw_copy_int(w, "port", r, side, "port");
 }
 
-static void put_string(json_t *obj, const char *key, const char *text)
+/* An evidence's endpoint: only when the record has the side, and not empty. */
+static void ocsf_evidence_endpoint(struct jw *w, const char *key, const struct record *r,
+				   const char *side)
 {
-	if (text)
-		put(obj, key, json_text(text, strlen(text)));
-}
+	const struct json_node *n = node_at(r, side);
 
-/* The string at path in ecs, as key of obj. */
-static void copy_string(json_t *obj, const char *key, const json_t *ecs, const char *path)
-{
-	json_t *v = lookup(ecs, path);
-
-	if (json_is_string(v))
-		put(obj, key, json_text(json_string_value(v), json_string_length(v)));
-}
-
-static void copy_int(json_t *obj, const char *key, const json_t *ecs, const char *path)
-{
-	json_int_t value;
-
-	if (int_at(ecs, path, &value))
-		put(obj, key, json_integer(value));
-}
-
-/* obj when it has members, else NULL (and obj freed): empty objects are left out. */
-static json_t *unless_empty(json_t *obj)
-{
-	if (obj && json_object_size(obj))
-		return obj;
-	json_decref(obj);
-	return NULL;
-}
-
-/* A deep copy with invalid UTF-8 in strings replaced (jansson would refuse to write it). */
-static json_t *clean_copy(const json_t *v, unsigned int depth)
-{
-	const char *key;
-	json_t *copy, *member;
-	size_t i;
-
-	if (!v || depth > OCSF_MAX_DEPTH)
-		return NULL;
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		copy = json_object();
-		json_object_foreach((json_t *)v, key, member)
-			put(copy, key, clean_copy(member, depth + 1));
-		return copy;
-	case JSON_ARRAY:
-		copy = json_array();
-		json_array_foreach(v, i, member) {
-			json_t *element = clean_copy(member, depth + 1);
-
-			if (element)
-				json_array_append_new(copy, element);
-		}
-		return copy;
-	case JSON_STRING:
-		return json_text(json_string_value(v), json_string_length(v));
-	default:
-		return json_copy((json_t *)v);
-	}
-}
-
-/* network_endpoint: ip and port; a pseudonymised source.address as uid. */
-static json_t *ocsf_endpoint(const json_t *side)
-{
-	json_t *ep = json_object();
-
-	copy_string(ep, "ip", side, "ip");
-	copy_string(ep, "uid", side, "address");
-	copy_int(ep, "port", side, "port");
-	return ep;
+	if (!is_object(n))
+		return;
+	jw_object(w, key);
+	ocsf_endpoint_members(w, r, n);
+	jw_end_unless_empty(w, '}');
 }
 
 static unsigned int protocol_number(const char *transport)
@@ -1111,71 +1356,67 @@ static unsigned int protocol_number(const char *transport)
 }
 
 /* network_connection_info; direction "ingress", "egress" or NULL (unknown). */
-static json_t *ocsf_connection_info(const json_t *ecs, const char *direction)
+static void ocsf_connection_info(struct jw *w, const struct record *r, const char *direction)
 {
-	const char *transport = text_at(ecs, "network.transport");
-	const char *ip_version = text_at(ecs, "network.type");
-	json_t *info = json_object();
-	json_int_t cookie;
+	const char *transport = text_at(r, "network.transport");
+	const char *ip_version = text_at(r, "network.type");
+	const struct json_node *cookie = node_at(r, "berth.socket_cookie");
+	long long unused;
 
-	if (int_at(ecs, "berth.socket_cookie", &cookie)) {
-		char uid[24];
-
-		snprintf(uid, sizeof(uid), "%lld", (long long)cookie);
-		put_string(info, "uid", uid);
-	}
+	jw_object(w, "connection_info");
+	if (json_node_int(cookie, &unused))
+		jw_string(w, "uid", cookie->text, cookie->len);
 	if (transport) {
-		put_string(info, "protocol_name", transport);
-		put(info, "protocol_num", json_integer(protocol_number(transport)));
+		jw_text(w, "protocol_name", transport);
+		jw_int(w, "protocol_num", protocol_number(transport));
 	}
 	if (ip_version && !strcmp(ip_version, "ipv4")) {
-		put(info, "protocol_ver_id", json_integer(4));
-		put_string(info, "protocol_ver", "Internet Protocol version 4 (IPv4)");
+		jw_int(w, "protocol_ver_id", 4);
+		jw_text(w, "protocol_ver", "Internet Protocol version 4 (IPv4)");
 	} else if (ip_version && !strcmp(ip_version, "ipv6")) {
-		put(info, "protocol_ver_id", json_integer(6));
-		put_string(info, "protocol_ver", "Internet Protocol version 6 (IPv6)");
+		jw_int(w, "protocol_ver_id", 6);
+		jw_text(w, "protocol_ver", "Internet Protocol version 6 (IPv6)");
 	}
 	if (direction && !strcmp(direction, "ingress")) {
-		put(info, "direction_id", json_integer(1));
-		put_string(info, "direction", "Inbound");
+		jw_int(w, "direction_id", 1);
+		jw_text(w, "direction", "Inbound");
 	} else if (direction && !strcmp(direction, "egress")) {
-		put(info, "direction_id", json_integer(2));
-		put_string(info, "direction", "Outbound");
+		jw_int(w, "direction_id", 2);
+		jw_text(w, "direction", "Outbound");
 	} else {
-		put(info, "direction_id", json_integer(0));
-		put_string(info, "direction", "Unknown");
+		jw_int(w, "direction_id", 0);
+		jw_text(w, "direction", "Unknown");
 	}
-	return info;
+	jw_end(w, '}');
 }
 
-/* container (profile "container"): uid, name, image, runtime, orchestrator. */
-static json_t *ocsf_container(const json_t *ecs)
+/* container (profile "container"): uid, name, image, runtime, orchestrator; true when written. */
+static bool ocsf_container(struct jw *w, const struct record *r)
 {
-	json_t *c, *image;
+	const struct json_node *tags = node_at(r, "container.image.tag");
 
-	if (!json_is_object(lookup(ecs, "container")))
-		return NULL;
-	c = json_object();
-	copy_string(c, "uid", ecs, "container.id");
-	copy_string(c, "name", ecs, "container.name");
-	image = json_object();
-	copy_string(image, "name", ecs, "container.image.name");
+	if (!is_object(node_at(r, "container")))
+		return false;
+	jw_object(w, "container");
+	jw_copy_text(w, "uid", r, r->root, "container.id");
+	jw_copy_text(w, "name", r, r->root, "container.name");
+	jw_object(w, "image");
+	jw_copy_text(w, "name", r, r->root, "container.image.name");
 	/* ECS's tag is an array; OCSF's image has one tag */
-	{
-		json_t *tag = json_array_get(lookup(ecs, "container.image.tag"), 0);
+	if (tags && tags->type == JSON_NODE_ARRAY) {
+		const struct json_node *tag = json_first(r->doc, tags);
 
-		if (json_is_string(tag))
-			put(image, "tag",
-			    json_text(json_string_value(tag), json_string_length(tag)));
+		if (string_of(tag))
+			jw_string(w, "tag", tag->text, tag->len);
 	}
-	put(c, "image", unless_empty(image));
-	copy_string(c, "runtime", ecs, "container.runtime");
-	copy_string(c, "network_driver", ecs, "berth.container.network_mode");
-	if (text_at(ecs, "orchestrator.type")) {
-		copy_string(c, "orchestrator", ecs, "orchestrator.type");
-		copy_string(c, "pod_uuid", ecs, "orchestrator.resource.id");
+	jw_end_unless_empty(w, '}');
+	jw_copy_text(w, "runtime", r, r->root, "container.runtime");
+	jw_copy_text(w, "network_driver", r, r->root, "berth.container.network_mode");
+	if (text_at(r, "orchestrator.type")) {
+		jw_copy_text(w, "orchestrator", r, r->root, "orchestrator.type");
+		jw_copy_text(w, "pod_uuid", r, r->root, "orchestrator.resource.id");
 	}
-	return unless_empty(c);
+	return jw_end_unless_empty(w, '}');
 }
 
 /*
@@ -1183,28 +1424,30 @@ static json_t *ocsf_container(const json_t *ecs)
  * which is metadata.product.version), the container's labels and security
  * context, the Kubernetes namespace and pod name.
  */
-static json_t *ocsf_unmapped(const json_t *ecs)
+static void ocsf_unmapped(struct jw *w, const struct record *r)
 {
-	json_t *unmapped = json_object(), *berth, *container = json_object(), *v;
+	const struct json_node *berth = node_at(r, "berth"), *v;
 
-	berth = clean_copy(lookup(ecs, "berth"), 0);
-	if (json_is_object(berth)) {
-		json_object_del(berth, "version");
-		put(unmapped, "berth", unless_empty(berth));
-	} else {
-		json_decref(berth);
+	jw_object(w, "unmapped");
+	if (is_object(berth)) {
+		jw_object(w, "berth");
+		for (v = json_first(r->doc, berth); v; v = json_next(r->doc, v))
+			if (strcmp(v->key, "version"))
+				jw_node(w, r->doc, v->key, v->key_len, v);
+		jw_end_unless_empty(w, '}');
 	}
-	v = lookup(ecs, "container.labels");
+	jw_object(w, "container");
+	v = node_at(r, "container.labels");
 	if (v)
-		put(container, "labels", clean_copy(v, 0));
-	v = lookup(ecs, "container.security_context");
+		jw_node(w, r->doc, "labels", 6, v);
+	v = node_at(r, "container.security_context");
 	if (v)
-		put(container, "security_context", clean_copy(v, 0));
-	put(unmapped, "container", unless_empty(container));
-	v = lookup(ecs, "orchestrator");
+		jw_node(w, r->doc, "security_context", 16, v);
+	jw_end_unless_empty(w, '}');
+	v = node_at(r, "orchestrator");
 	if (v)
-		put(unmapped, "orchestrator", clean_copy(v, 0));
-	return unless_empty(unmapped);
+		jw_node(w, r->doc, "orchestrator", 12, v);
+	jw_end_unless_empty(w, '}');
 }
 
 struct ocsf_class {
@@ -1212,202 +1455,204 @@ struct ocsf_class {
 	const char *class_name, *category_name, *activity_name;
 };
 
-/* The fields of the base event every class has, in OCSF's order of reading. */
-static json_t *ocsf_begin(const struct ocsf_class *cls, const json_t *ecs, const char *action,
-			  int64_t ms)
+/* Opens the event with the fields of the base event every class has, in OCSF's order of reading. */
+static void ocsf_begin(struct jw *w, const struct ocsf_class *cls, const struct record *r,
+		       const char *action, int64_t ms)
 {
-	unsigned int severity_id = ocsf_severity_id(ecs, action);
-	json_t *o = json_object();
+	unsigned int severity_id = ocsf_severity_id(r, action);
 	char type_name[128];
 
-	put(o, "class_uid", json_integer(cls->class_uid));
-	put_string(o, "class_name", cls->class_name);
-	put(o, "category_uid", json_integer(cls->category_uid));
-	put_string(o, "category_name", cls->category_name);
-	put(o, "activity_id", json_integer(cls->activity_id));
-	put_string(o, "activity_name", cls->activity_name);
-	put(o, "type_uid", json_integer((json_int_t)cls->class_uid * 100 + cls->activity_id));
+	jw_object(w, NULL);
+	jw_int(w, "class_uid", cls->class_uid);
+	jw_text(w, "class_name", cls->class_name);
+	jw_int(w, "category_uid", cls->category_uid);
+	jw_text(w, "category_name", cls->category_name);
+	jw_int(w, "activity_id", cls->activity_id);
+	jw_text(w, "activity_name", cls->activity_name);
+	jw_int(w, "type_uid", (long long)cls->class_uid * 100 + cls->activity_id);
 	snprintf(type_name, sizeof(type_name), "%s: %s", cls->class_name, cls->activity_name);
-	put_string(o, "type_name", type_name);
-	put(o, "time", json_integer(ms));
-	put(o, "severity_id", json_integer(severity_id));
-	put_string(o, "severity", ocsf_severities[severity_id]);
-	return o;
+	jw_text(w, "type_name", type_name);
+	jw_int(w, "time", ms);
+	jw_int(w, "severity_id", severity_id);
+	jw_text(w, "severity", ocsf_severities[severity_id]);
 }
 
 /* message, metadata, device: after the class's own fields. */
-static void ocsf_common(json_t *o, const json_t *ecs, const char *action, bool with_container,
-			bool blocked)
+static void ocsf_common(struct jw *w, const struct record *r, const char *action,
+			bool with_container, bool blocked)
 {
-	const char *version = text_at(ecs, "berth.version");
-	json_t *metadata = json_object(), *product = json_object(), *profiles = json_array();
+	const char *version = text_at(r, "berth.version");
 	struct buf message = { 0 };
 
-	summarize(&message, ecs, action);
+	summarize(&message, r, action);
 	if (!message.failed)
-		put(o, "message", json_text(message.data ? message.data : "", message.len));
+		jw_string(w, "message", message.data ? message.data : "", message.len);
 	buf_free(&message);
 
-	put_string(metadata, "version", OCSF_VERSION);
-	put_string(product, "name", "berth");
-	put_string(product, "vendor_name", "berth");
-	put_string(product, "version", version ? version : BERTH_VERSION);
-	put(metadata, "product", product);
-	put_string(metadata, "event_code", action);
-	if (text_at(ecs, "host.name"))
-		json_array_append_new(profiles, json_string("host"));
+	jw_object(w, "metadata");
+	jw_text(w, "version", OCSF_VERSION);
+	jw_object(w, "product");
+	jw_text(w, "name", "berth");
+	jw_text(w, "vendor_name", "berth");
+	jw_text(w, "version", version ? version : BERTH_VERSION);
+	jw_end(w, '}');
+	jw_text(w, "event_code", action);
+	jw_array(w, "profiles");
+	if (text_at(r, "host.name"))
+		jw_element(w, "host");
 	if (with_container)
-		json_array_append_new(profiles, json_string("container"));
+		jw_element(w, "container");
 	if (blocked)
-		json_array_append_new(profiles, json_string("security_control"));
-	put(metadata, "profiles", profiles);
-	put(o, "metadata", metadata);
+		jw_element(w, "security_control");
+	jw_end(w, ']');
+	jw_end(w, '}');
 
-	if (text_at(ecs, "host.name")) {
-		json_t *device = json_object();
-
-		copy_string(device, "hostname", ecs, "host.name");
-		put(device, "type_id", json_integer(0));
-		put_string(device, "type", "Unknown");
-		put(o, "device", device);
+	if (text_at(r, "host.name")) {
+		jw_object(w, "device");
+		jw_copy_text(w, "hostname", r, r->root, "host.name");
+		jw_int(w, "type_id", 0);
+		jw_text(w, "type", "Unknown");
+		jw_end(w, '}');
 	}
 }
 
-static json_t *ocsf_network_activity(const json_t *ecs, const char *action, int64_t ms)
+/* traffic of port-stats in the socket view: a server's clients are the sources. */
+static void ocsf_socket_traffic(struct jw *w, const struct record *r, bool client)
+{
+	const struct json_node *interval = node_at(r, "berth.stats.interval");
+	long long a = 0, b = 0;
+
+	/* what a server received went source -> destination (bytes_out); a client is the source */
+	if (int_in(r, interval, client ? "bytes_out" : "bytes_in", &a))
+		jw_int(w, "bytes_out", a);
+	if (int_in(r, interval, client ? "bytes_in" : "bytes_out", &b))
+		jw_int(w, "bytes_in", b);
+	jw_sum(w, "bytes", a, b);
+	a = b = 0;
+	if (int_in(r, interval, client ? "packets_out" : "packets_in", &a))
+		jw_int(w, "packets_out", a);
+	if (int_in(r, interval, client ? "packets_in" : "packets_out", &b))
+		jw_int(w, "packets_in", b);
+	jw_sum(w, "packets", a, b);
+}
+
+static void ocsf_network_activity(struct jw *w, const struct record *r, const char *action,
+				  int64_t ms)
 {
 	struct ocsf_class cls = { OCSF_CLASS_NETWORK_ACTIVITY, 4,
 				  OCSF_ACTIVITY_OTHER,	       "Network Activity",
 				  "Network Activity",	       "Other" };
-	bool interface_view = text_is(ecs, "berth.view", "interface");
-	bool client = text_is(ecs, "berth.role", "client");
-	json_t *o, *container, *src = NULL, *dst = NULL, *traffic = NULL;
-	const char *direction = text_at(ecs, "network.direction");
-	json_int_t duration_ns;
+	bool connection = !strncmp(action, "connection-", 11);
+	bool closed = !strcmp(action, "connection-closed");
+	bool listen = !strcmp(action, "listen");
+	bool interface_view = !connection && !listen && text_is(r, "berth.view", "interface");
+	bool socket_view = !connection && !listen && !interface_view;
+	bool client = text_is(r, "berth.role", "client");
+	const char *direction = text_at(r, "network.direction");
+	long long duration_ns, interval_s;
 
-	if (!strcmp(action, "connection-closed")) {
+	if (closed) {
 		cls.activity_id = OCSF_ACTIVITY_CLOSE;
 		cls.activity_name = "Close";
 	} else if (!strcmp(action, "port-stats")) {
 		cls.activity_id = OCSF_ACTIVITY_TRAFFIC;
 		cls.activity_name = "Traffic";
-	} else if (!strcmp(action, "listen")) {
+	} else if (listen) {
 		/* OCSF 1.1 has no Listen activity (1.3 adds it as 7) */
 		cls.activity_name = "Listen";
 	} else {
 		cls.activity_id = OCSF_ACTIVITY_OPEN;
 		cls.activity_name = "Open";
 	}
-	o = ocsf_begin(&cls, ecs, action, ms);
-
-	if (!strncmp(action, "connection-", 11)) {
-		src = ocsf_endpoint(lookup(ecs, "source"));
-		dst = ocsf_endpoint(lookup(ecs, "destination"));
-		if (!strcmp(action, "connection-closed")) {
-			/* OCSF counts from the source's side: bytes_out went source -> destination */
-			json_int_t sent = 0, received = 0;
-			bool has_sent = int_at(ecs, "source.bytes", &sent);
-			bool has_received = int_at(ecs, "destination.bytes", &received);
-
-			traffic = json_object();
-			if (has_sent)
-				put(traffic, "bytes_out", json_integer(sent));
-			if (has_received)
-				put(traffic, "bytes_in", json_integer(received));
-			if (has_sent && has_received)
-				put(traffic, "bytes", json_integer(sent + received));
-		}
-	} else if (!strcmp(action, "listen")) {
-		dst = ocsf_endpoint(lookup(ecs, "server"));
-	} else if (interface_view) {
-		/* XDP counts what arrives: from the (unknown) sources to the host port */
-		dst = ocsf_endpoint(lookup(ecs, "destination"));
-		copy_string(dst, "interface_name", ecs, "observer.ingress.interface.name");
-		direction = "ingress";
-		traffic = json_object();
-		copy_int(traffic, "bytes_out", ecs, "berth.stats.interval.bytes_in");
-		copy_int(traffic, "bytes", ecs, "berth.stats.interval.bytes_in");
-		copy_int(traffic, "packets_out", ecs, "berth.stats.interval.packets_in");
-		copy_int(traffic, "packets", ecs, "berth.stats.interval.packets_in");
-	} else {
-		/*
-		 * The socket view of a port: a server's clients are the
-		 * sources, so what it received went source -> destination
-		 * (bytes_out); a client is the source itself.
-		 */
-		const char *to_dst = client ? "bytes_out" : "bytes_in";
-		const char *to_src = client ? "bytes_in" : "bytes_out";
-		const char *packets_to_dst = client ? "packets_out" : "packets_in";
-		const char *packets_to_src = client ? "packets_in" : "packets_out";
-		char path[64];
-		json_int_t a = 0, b = 0;
-
-		dst = ocsf_endpoint(lookup(ecs, "server"));
+	if (interface_view)
+		direction = "ingress"; /* XDP counts what arrives */
+	else if (socket_view)
 		direction = client ? "egress" : "ingress";
-		traffic = json_object();
-		snprintf(path, sizeof(path), "berth.stats.interval.%s", to_dst);
-		if (int_at(ecs, path, &a))
-			put(traffic, "bytes_out", json_integer(a));
-		snprintf(path, sizeof(path), "berth.stats.interval.%s", to_src);
-		if (int_at(ecs, path, &b))
-			put(traffic, "bytes_in", json_integer(b));
-		put(traffic, "bytes", json_integer(a + b));
-		a = b = 0;
-		snprintf(path, sizeof(path), "berth.stats.interval.%s", packets_to_dst);
-		if (int_at(ecs, path, &a))
-			put(traffic, "packets_out", json_integer(a));
-		snprintf(path, sizeof(path), "berth.stats.interval.%s", packets_to_src);
-		if (int_at(ecs, path, &b))
-			put(traffic, "packets_in", json_integer(b));
-		put(traffic, "packets", json_integer(a + b));
+	ocsf_begin(w, &cls, r, action, ms);
+	if (!strcmp(action, "port-stats") && int_at(r, "berth.stats.interval_s", &interval_s) &&
+	    interval_s >= 0 && interval_s <= ms / 1000) {
+		jw_int(w, "start_time", ms - interval_s * 1000);
+		jw_int(w, "end_time", ms);
 	}
-	if (!strcmp(action, "port-stats")) {
-		json_int_t interval_s;
-
-		if (int_at(ecs, "berth.stats.interval_s", &interval_s)) {
-			put(o, "start_time", json_integer(ms - interval_s * 1000));
-			put(o, "end_time", json_integer(ms));
-		}
-	}
-	if (int_at(ecs, "event.duration", &duration_ns))
-		put(o, "duration", json_integer(duration_ns / 1000000));
+	if (int_at(r, "event.duration", &duration_ns))
+		jw_int(w, "duration", duration_ns / 1000000);
 
 	/* OCSF 1.1 requires both endpoints; unknown is an empty one, not an invented one. */
-	put(o, "src_endpoint", src ? src : json_object());
-	put(o, "dst_endpoint", dst ? dst : json_object());
-	put(o, "connection_info", ocsf_connection_info(ecs, direction));
-	put(o, "traffic", unless_empty(traffic));
-	container = ocsf_container(ecs);
-	put(o, "container", container);
-	ocsf_common(o, ecs, action, container != NULL, false);
-	put(o, "unmapped", ocsf_unmapped(ecs));
-	return o;
+	jw_object(w, "src_endpoint");
+	if (connection)
+		ocsf_endpoint_members(w, r, node_at(r, "source"));
+	jw_end(w, '}');
+	jw_object(w, "dst_endpoint");
+	if (connection || interface_view)
+		ocsf_endpoint_members(w, r, node_at(r, "destination"));
+	else
+		ocsf_endpoint_members(w, r, node_at(r, "server"));
+	if (interface_view)
+		jw_copy_text(w, "interface_name", r, r->root, "observer.ingress.interface.name");
+	jw_end(w, '}');
+	ocsf_connection_info(w, r, direction);
+
+	if (closed || interface_view || socket_view) {
+		jw_object(w, "traffic");
+		if (closed) {
+			/* OCSF counts from the source's side: bytes_out went source -> destination */
+			long long sent = 0, received = 0;
+			bool has_sent = int_at(r, "source.bytes", &sent);
+			bool has_received = int_at(r, "destination.bytes", &received);
+
+			if (has_sent)
+				jw_int(w, "bytes_out", sent);
+			if (has_received)
+				jw_int(w, "bytes_in", received);
+			if (has_sent && has_received)
+				jw_sum(w, "bytes", sent, received);
+		} else if (interface_view) {
+			/* from the (unknown) sources to the host port */
+			jw_copy_int(w, "bytes_out", r, r->root, "berth.stats.interval.bytes_in");
+			jw_copy_int(w, "bytes", r, r->root, "berth.stats.interval.bytes_in");
+			jw_copy_int(w, "packets_out", r, r->root,
+				    "berth.stats.interval.packets_in");
+			jw_copy_int(w, "packets", r, r->root, "berth.stats.interval.packets_in");
+		} else {
+			ocsf_socket_traffic(w, r, client);
+		}
+		jw_end_unless_empty(w, '}');
+	}
+	ocsf_common(w, r, action, ocsf_container(w, r), false);
+	ocsf_unmapped(w, r);
+	jw_end(w, '}');
 }
 
 /*
- * finding_info.uid: the first 16 bytes of SHA-256 over the record (keys
- * sorted), so the same alert record always gets the same uid. It is taken
- * after the sink's transforms: a pseudonymised record does not hash its
+ * finding_info.uid: the first 16 bytes of SHA-256 over the record as an
+ * ECS output writes it, after the sink's transforms: the same alert record
+ * always gets the same uid, and a pseudonymised record does not hash its
  * source address.
  */
-static json_t *finding_uid(const json_t *ecs)
+static void ocsf_finding_uid(struct jw *w, const struct record *r)
 {
+	static const char hex[] = "0123456789abcdef";
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned int digest_len = 0;
-	char hex[33];
-	char *text = json_dumps(ecs, JSON_COMPACT | JSON_SORT_KEYS);
-	json_t *uid = NULL;
+	struct buf ecs = { 0 };
+	struct jw record = { .out = &ecs };
+	char uid[32];
 
-	if (text && EVP_Digest(text, strlen(text), digest, &digest_len, EVP_sha256(), NULL) &&
+	jw_node(&record, r->doc, NULL, 0, r->root);
+	if (!ecs.failed && !record.failed &&
+	    EVP_Digest(ecs.data, ecs.len, digest, &digest_len, EVP_sha256(), NULL) &&
 	    digest_len >= 16) {
-		for (int i = 0; i < 16; i++)
-			snprintf(hex + 2 * i, 3, "%02x", digest[i]);
-		uid = json_string(hex);
+		for (int i = 0; i < 16; i++) {
+			uid[2 * i] = hex[digest[i] >> 4];
+			uid[2 * i + 1] = hex[digest[i] & 0xf];
+		}
+		jw_string(w, "uid", uid, sizeof(uid));
 	}
-	free(text);
-	return uid;
+	buf_free(&ecs);
 }
 
-static json_t *ocsf_detection_finding(const json_t *ecs, const char *action, int64_t ms)
+static void ocsf_detection_finding(struct jw *w, const struct record *r, const char *action,
+				   int64_t ms)
 {
 	static const char *const analytic_types[] = { "Unknown", "Rule", "Behavioral",
 						      "Statistical" };
@@ -1417,144 +1662,136 @@ static json_t *ocsf_detection_finding(const json_t *ecs, const char *action, int
 	};
 	const struct action_info *info = action_info_of(action);
 	unsigned int analytic_type = info ? info->analytic_type_id : 0;
-	bool blocked = json_is_true(lookup(ecs, "berth.alert.dropped"));
-	json_t *o = ocsf_begin(&cls, ecs, action, ms);
-	json_t *finding = json_object(), *analytic = json_object(), *types = json_array();
-	json_t *evidence = json_object(), *v;
-	json_int_t window_ms;
+	bool blocked = is_true(node_at(r, "berth.alert.dropped"));
+	long long window_ms;
 	struct buf title = { 0 };
 
-	put(o, "status_id", json_integer(1));
-	put_string(o, "status", "New");
-	copy_int(o, "count", ecs, "berth.alert.count");
-	if (int_at(ecs, "berth.alert.window_ms", &window_ms)) {
-		put(o, "start_time", json_integer(ms - window_ms));
-		put(o, "end_time", json_integer(ms));
+	ocsf_begin(w, &cls, r, action, ms);
+	jw_int(w, "status_id", 1);
+	jw_text(w, "status", "New");
+	jw_copy_int(w, "count", r, r->root, "berth.alert.count");
+	if (int_at(r, "berth.alert.window_ms", &window_ms) && window_ms >= 0 && window_ms <= ms) {
+		jw_int(w, "start_time", ms - window_ms);
+		jw_int(w, "end_time", ms);
 	}
 	if (blocked) {
-		put(o, "disposition_id", json_integer(2));
-		put_string(o, "disposition", "Blocked");
+		jw_int(w, "disposition_id", 2);
+		jw_text(w, "disposition", "Blocked");
 	}
 
-	put(finding, "uid", finding_uid(ecs));
-	summarize(&title, ecs, action);
+	jw_object(w, "finding_info");
+	ocsf_finding_uid(w, r);
+	summarize(&title, r, action);
 	if (!title.failed)
-		put(finding, "title", json_text(title.data ? title.data : "", title.len));
+		jw_string(w, "title", title.data ? title.data : "", title.len);
 	buf_free(&title);
 	if (info && info->description)
-		put_string(finding, "desc", info->description);
-	json_array_append_new(types, json_text(action, strlen(action)));
-	put(finding, "types", types);
-	if (text_at(ecs, "rule.name"))
-		copy_string(analytic, "name", ecs, "rule.name");
+		jw_text(w, "desc", info->description);
+	jw_array(w, "types");
+	jw_element(w, action);
+	jw_end(w, ']');
+	jw_object(w, "analytic");
+	if (text_at(r, "rule.name"))
+		jw_copy_text(w, "name", r, r->root, "rule.name");
 	else
-		put_string(analytic, "name", action);
-	put(analytic, "type_id", json_integer(analytic_type));
-	put_string(analytic, "type", analytic_types[analytic_type]);
-	put_string(analytic, "category", action);
-	put(finding, "analytic", analytic);
-	put(finding, "created_time", json_integer(ms));
-	put(o, "finding_info", finding);
+		jw_text(w, "name", action);
+	jw_int(w, "type_id", analytic_type);
+	jw_text(w, "type", analytic_types[analytic_type]);
+	jw_text(w, "category", action);
+	jw_end(w, '}');
+	jw_int(w, "created_time", ms);
+	jw_end(w, '}');
 
-	v = lookup(ecs, "source");
-	if (json_is_object(v))
-		put(evidence, "src_endpoint", unless_empty(ocsf_endpoint(v)));
-	v = lookup(ecs, "destination");
-	if (json_is_object(v))
-		put(evidence, "dst_endpoint", unless_empty(ocsf_endpoint(v)));
-	if (text_at(ecs, "network.transport"))
-		put(evidence, "connection_info", ocsf_connection_info(ecs, "ingress"));
-	put(evidence, "container", ocsf_container(ecs));
-	evidence = unless_empty(evidence);
-	if (evidence) {
-		json_t *evidences = json_array();
+	jw_array(w, "evidences");
+	jw_object(w, NULL);
+	ocsf_evidence_endpoint(w, "src_endpoint", r, "source");
+	ocsf_evidence_endpoint(w, "dst_endpoint", r, "destination");
+	if (text_at(r, "network.transport"))
+		ocsf_connection_info(w, r, "ingress");
+	ocsf_container(w, r);
+	jw_end_unless_empty(w, '}');
+	jw_end_unless_empty(w, ']');
 
-		json_array_append_new(evidences, evidence);
-		put(o, "evidences", evidences);
-	}
-	ocsf_common(o, ecs, action, false, blocked);
-	put(o, "unmapped", ocsf_unmapped(ecs));
-	return o;
+	ocsf_common(w, r, action, false, blocked);
+	ocsf_unmapped(w, r);
+	jw_end(w, '}');
 }
 
 /* Base Event (class 0): activity Other named by the action, berth's content unmapped. */
-static json_t *ocsf_base_event(const json_t *ecs, const char *action, int64_t ms)
+static void ocsf_base_event(struct jw *w, const struct record *r, const char *action, int64_t ms)
 {
 	const struct ocsf_class cls = { OCSF_CLASS_BASE, 0,	OCSF_ACTIVITY_OTHER, "Base Event",
 					"Uncategorized", action };
-	json_t *o = ocsf_begin(&cls, ecs, action, ms), *container;
-	const char *outcome = text_at(ecs, "event.outcome");
+	const char *outcome = text_at(r, "event.outcome");
 
+	ocsf_begin(w, &cls, r, action, ms);
 	if (outcome && !strcmp(outcome, "success")) {
-		put(o, "status_id", json_integer(1));
-		put_string(o, "status", "Success");
+		jw_int(w, "status_id", 1);
+		jw_text(w, "status", "Success");
 	} else if (outcome && !strcmp(outcome, "failure")) {
-		put(o, "status_id", json_integer(2));
-		put_string(o, "status", "Failure");
-		copy_string(o, "status_detail", ecs, "error.message");
+		jw_int(w, "status_id", 2);
+		jw_text(w, "status", "Failure");
+		jw_copy_text(w, "status_detail", r, r->root, "error.message");
 	}
-	container = ocsf_container(ecs);
-	put(o, "container", container);
-	ocsf_common(o, ecs, action, container != NULL, false);
-	put(o, "unmapped", ocsf_unmapped(ecs));
-	return o;
+	ocsf_common(w, r, action, ocsf_container(w, r), false);
+	ocsf_unmapped(w, r);
+	jw_end(w, '}');
 }
 
-static int dump_to_buf(const char *bytes, size_t n, void *data)
+static int format_ocsf(const struct record *r, const char *action, int64_t ms, struct buf *out)
 {
-	return buf_append(data, bytes, n) ? 0 : -1;
-}
+	struct jw w = { .out = out };
 
-/* Compact, ASCII with \u escapes as berth's own writer, reals as the shortest that reads back. */
-#define JSON_FLAGS (JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15))
-
-static int format_ocsf(const json_t *ecs, const char *action, int64_t ms, struct buf *out)
-{
-	json_t *o;
-	int err;
-
-	switch (record_class_of(ecs, action)) {
+	switch (record_class_of(r, action)) {
 	case RECORD_ALERT:
-		o = ocsf_detection_finding(ecs, action, ms);
+		ocsf_detection_finding(&w, r, action, ms);
 		break;
 	case RECORD_NETWORK:
-		o = ocsf_network_activity(ecs, action, ms);
+		ocsf_network_activity(&w, r, action, ms);
 		break;
 	default:
-		o = ocsf_base_event(ecs, action, ms);
+		ocsf_base_event(&w, r, action, ms);
 	}
-	if (!o)
-		return -1;
-	err = json_dump_callback(o, dump_to_buf, out, JSON_FLAGS);
-	json_decref(o);
-	return err || out->failed ? -1 : 0;
+	return w.failed || out->failed ? -1 : 0;
 }
 
 /* ---- every format ---- */
 
-int format_record(enum output_format format, const json_t *ecs, const struct syslog_options *sys,
-		  struct buf *out)
+/* ECS as it is: re-written from the nodes, so that the transforms show. */
+static int format_ecs(const struct json_doc *ecs, struct buf *out)
+{
+	struct record r = { .doc = ecs, .root = json_root(ecs) };
+	struct jw w = { .out = out };
+
+	/* The record was checked where it was made: only what every record has. */
+	if (!is_object(r.root) || !json_member(ecs, r.root, "@timestamp", 10) ||
+	    !text_at(&r, "event.action"))
+		return -1;
+	jw_node(&w, ecs, NULL, 0, r.root);
+	return w.failed || out->failed ? -1 : 0;
+}
+
+int format_record(enum output_format format, const struct json_doc *ecs,
+		  const struct syslog_options *sys, struct buf *out)
 {
 	size_t start = out->len;
+	struct record r;
 	const char *action;
 	int64_t ms;
 	int err = -1;
 
 	if (format == FORMAT_ECS) {
-		/* As it is; the record was checked where it was made. */
-		if (json_is_object(ecs) && json_object_get(ecs, "@timestamp") &&
-		    text_at(ecs, "event.action"))
-			err = json_dump_callback(ecs, dump_to_buf, out, JSON_FLAGS);
-	} else if (record_basics(ecs, &ms, &action)) {
+		err = format_ecs(ecs, out);
+	} else if (record_basics(&r, ecs, &ms, &action)) {
 		switch (format) {
 		case FORMAT_OCSF:
-			err = format_ocsf(ecs, action, ms, out);
+			err = format_ocsf(&r, action, ms, out);
 			break;
 		case FORMAT_RFC5424:
-			err = format_rfc5424(ecs, action, sys, out);
+			err = format_rfc5424(&r, action, ms, sys, out);
 			break;
 		case FORMAT_CEF:
-			err = format_cef(ecs, action, ms, out);
+			err = format_cef(&r, action, ms, out);
 			break;
 		default:
 			break;
@@ -1587,64 +1824,125 @@ static bool address_bytes(const char *text, uint8_t bytes[16])
 	return inet_pton(AF_INET6, text, bytes) == 1;
 }
 
-void record_pseudonymize(json_t *ecs, const struct pseudonym_key *key)
+/*
+ * HMAC-SHA256 under key. The context is kept and set up again only when the
+ * key changes: re-initialised with the same key it starts from the keyed
+ * inner and outer digests it already has, where the one-shot HMAC() fetched
+ * SHA-256 and hashed the key again for every record.
+ */
+static bool pseudonym_mac(const struct pseudonym_key *key, const void *data, size_t len,
+			  unsigned char mac[EVP_MAX_MD_SIZE], size_t *mac_len)
 {
-	json_t *source = json_object_get(ecs, "source"), *ip, *anonymous, *member;
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int mac_len = 0;
-	const void *data;
-	size_t data_len;
-	uint8_t bytes[16];
-	char address[5 + 16 + 1];
-	const char *name;
+	static EVP_MAC_CTX *ctx;
+	static struct pseudonym_key ctx_key;
+	unsigned int key_len = key->len < PSEUDONYM_KEY_MAX ? key->len : PSEUDONYM_KEY_MAX;
 
-	if (!json_is_object(source))
-		return;
-	ip = json_object_get(source, "ip");
-	if (!ip)
-		return;
-	anonymous = json_object();
-	if (json_is_string(ip) && key && key->len) {
-		/* Something that is not an address is still never written out: its text is hashed. */
-		if (address_bytes(json_string_value(ip), bytes)) {
-			data = bytes;
-			data_len = sizeof(bytes);
-		} else {
-			data = json_string_value(ip);
-			data_len = json_string_length(ip);
-		}
-		if (HMAC(EVP_sha256(), key->bytes,
-			 key->len < PSEUDONYM_KEY_MAX ? (int)key->len : PSEUDONYM_KEY_MAX, data,
-			 data_len, mac, &mac_len) &&
-		    mac_len >= 8) {
-			memcpy(address, "anon-", 5);
-			for (int i = 0; i < 8; i++)
-				snprintf(address + 5 + 2 * i, 3, "%02x", mac[i]);
-			json_object_set_new(anonymous, "address", json_string(address));
-		}
+	if (!ctx) {
+		EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+
+		ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+		EVP_MAC_free(hmac); /* the context holds its own reference */
+		if (!ctx)
+			return false;
 	}
-	/* source rebuilt so that address comes first, where ip was */
-	json_object_foreach(source, name, member)
-		if (strcmp(name, "ip") && strcmp(name, "address"))
-			json_object_set(anonymous, name, member);
-	json_object_set_new(ecs, "source", anonymous);
+	if (ctx_key.len != key_len || memcmp(ctx_key.bytes, key->bytes, key_len)) {
+		OSSL_PARAM params[] = {
+			OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256",
+							 0),
+			OSSL_PARAM_construct_end(),
+		};
+
+		ctx_key.len = 0;
+		if (!EVP_MAC_init(ctx, key->bytes, key_len, params))
+			return false;
+		memcpy(ctx_key.bytes, key->bytes, key_len);
+		ctx_key.len = key_len;
+	} else if (!EVP_MAC_init(ctx, NULL, 0, NULL)) {
+		return false;
+	}
+	return EVP_MAC_update(ctx, data, len) && EVP_MAC_final(ctx, mac, mac_len, EVP_MAX_MD_SIZE);
 }
 
-void record_drop_fields(json_t *ecs, char *const *paths, unsigned int n_paths)
+/* "anon-" and 16 hex digits for ip; false when the MAC could not be made. */
+static bool pseudonym_of(const struct json_node *ip, const struct pseudonym_key *key,
+			 char address[5 + 16 + 1])
 {
-	for (unsigned int i = 0; i < n_paths; i++) {
-		const char *part = paths[i];
-		json_t *parent = ecs;
+	static const char hex[] = "0123456789abcdef";
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	size_t mac_len = 0;
+	uint8_t bytes[16];
+	bool is_address = address_bytes(ip->text, bytes);
 
-		while (part && json_is_object(parent)) {
-			const char *dot = strchr(part, '.');
-
-			if (!dot) {
-				json_object_del(parent, part);
-				break;
-			}
-			parent = json_object_getn(parent, part, dot - part);
-			part = dot + 1;
-		}
+	/* Something that is not an address is still never written out: its text is hashed. */
+	if (!pseudonym_mac(key, is_address ? (const void *)bytes : ip->text,
+			   is_address ? sizeof(bytes) : ip->len, mac, &mac_len) ||
+	    mac_len < 8)
+		return false;
+	memcpy(address, "anon-", 5);
+	for (int i = 0; i < 8; i++) {
+		address[5 + 2 * i] = hex[mac[i] >> 4];
+		address[5 + 2 * i + 1] = hex[mac[i] & 0xf];
 	}
+	address[21] = '\0';
+	return true;
+}
+
+static bool key_is(const struct json_node *n, const char *key)
+{
+	return n->key && !strcmp(n->key, key);
+}
+
+void record_pseudonymize(struct json_doc *ecs, const struct pseudonym_key *key)
+{
+	const struct json_node *root = json_root(ecs), *source, *m, *next, *ip;
+	char address[5 + 16 + 1];
+
+	if (!is_object(root))
+		return;
+	/* every source: a record with the key twice does not keep an address in the second */
+	for (source = json_first(ecs, root); source; source = json_next(ecs, source)) {
+		bool pseudonym;
+
+		if (!is_object(source) || !key_is(source, "source"))
+			continue;
+		ip = json_member(ecs, source, "ip", 2);
+		if (!ip)
+			continue;
+		pseudonym = string_of(ip) && key && key->len && pseudonym_of(ip, key, address);
+		for (m = json_first(ecs, source); m; m = next) {
+			next = json_next(ecs, m);
+			if (key_is(m, "ip") || key_is(m, "address"))
+				json_unlink(ecs, m);
+		}
+		/* address first, where ip was */
+		if (pseudonym)
+			json_prepend_string(ecs, source, "address", address, strlen(address));
+	}
+}
+
+/* Drops the members at the dotted path part inside parent (every one so named). */
+static void drop_path(struct json_doc *ecs, const struct json_node *parent, const char *part)
+{
+	const char *dot = strchr(part, '.');
+	size_t len = dot ? (size_t)(dot - part) : strlen(part);
+	const struct json_node *m, *next;
+
+	if (!is_object(parent))
+		return;
+	for (m = json_first(ecs, parent); m; m = next) {
+		next = json_next(ecs, m);
+		if (m->key_len != len || memcmp(m->key, part, len))
+			continue;
+		if (dot)
+			drop_path(ecs, m, dot + 1);
+		else
+			json_unlink(ecs, m);
+	}
+}
+
+void record_drop_fields(struct json_doc *ecs, char *const *paths, unsigned int n_paths)
+{
+	for (unsigned int i = 0; i < n_paths; i++)
+		if (paths[i])
+			drop_path(ecs, json_root(ecs), paths[i]);
 }

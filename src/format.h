@@ -1,18 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The output formats other than ECS, made from the ECS record (parsed with
- * jansson): OCSF, RFC 5424 syslog and CEF; and the per-sink transforms
+ * The output formats other than ECS, made from the ECS record (read with
+ * json_read()): OCSF, RFC 5424 syslog and CEF; and the per-sink transforms
  * (pseudonymised sources, dropped fields) applied to the record first.
  * docs/formats.md describes every mapping.
  */
 #ifndef BERTH_FORMAT_H
 #define BERTH_FORMAT_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "buf.h"
+#include "json_read.h"
 
 enum output_format {
 	FORMAT_ECS, /* the record as berth writes it (the default) */
@@ -46,8 +46,8 @@ struct syslog_options {
  * FORMAT_ECS writes ecs compactly. Returns 0, or -1 (out->failed, or the
  * record lacks what every record has: @timestamp, event.action).
  */
-int format_record(enum output_format format, const json_t *ecs, const struct syslog_options *sys,
-		  struct buf *out);
+int format_record(enum output_format format, const struct json_doc *ecs,
+		  const struct syslog_options *sys, struct buf *out);
 
 /*
  * An RFC 5424 header for the record, "<PRI>1 TIMESTAMP HOST APP PROCID MSGID ",
@@ -55,7 +55,8 @@ int format_record(enum output_format format, const json_t *ecs, const struct sys
  * (after "- " for no structured data). PRI from the facility and the
  * record's severity.
  */
-int format_syslog_header(const json_t *ecs, const struct syslog_options *sys, struct buf *out);
+int format_syslog_header(const struct json_doc *ecs, const struct syslog_options *sys,
+			 struct buf *out);
 
 /*
  * Pseudonymisation: source.ip is replaced by source.address
@@ -69,9 +70,15 @@ struct pseudonym_key {
 	uint8_t bytes[PSEUDONYM_KEY_MAX];
 	unsigned int len;
 };
-void record_pseudonymize(json_t *ecs, const struct pseudonym_key *key);
+void record_pseudonymize(struct json_doc *ecs, const struct pseudonym_key *key);
 
 /* Deletes the dotted ECS paths ("container.labels", "source.port") from ecs. */
-void record_drop_fields(json_t *ecs, char *const *paths, unsigned int n_paths);
+void record_drop_fields(struct json_doc *ecs, char *const *paths, unsigned int n_paths);
+
+/*
+ * A sink's transforms edit a copy of the record (json_doc_copy()), which
+ * the formats then read as they read the record itself: ECS is written
+ * again from it, without what was dropped.
+ */
 
 #endif

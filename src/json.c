@@ -95,24 +95,7 @@ static inline void put_char(struct json_line *line, char c)
 	line->buf[line->len++] = c;
 }
 
-static void put_unicode_escape(struct json_line *line, unsigned int unit)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	char esc[6] = { '\\',
-			'u',
-			hex[unit >> 12 & 0xf],
-			hex[unit >> 8 & 0xf],
-			hex[unit >> 4 & 0xf],
-			hex[unit & 0xf] };
-
-	put(line, esc, sizeof(esc));
-}
-
-/*
- * Length and code point of the valid UTF-8 sequence (RFC 3629) at p, 0 if
- * none starts there.
- */
-static size_t utf8_decode(const unsigned char *p, uint32_t *code_point)
+size_t utf8_decode(const unsigned char *p, size_t left, uint32_t *code_point)
 {
 	uint32_t cp;
 	size_t len;
@@ -129,7 +112,8 @@ static size_t utf8_decode(const unsigned char *p, uint32_t *code_point)
 	} else {
 		return 0;
 	}
-	/* A NUL ends the string before a short sequence is over: it fails here too. */
+	if (len > left)
+		return 0;
 	for (size_t i = 1; i < len; i++) {
 		if ((p[i] & 0xc0) != 0x80)
 			return 0;
@@ -142,65 +126,96 @@ static size_t utf8_decode(const unsigned char *p, uint32_t *code_point)
 	return len;
 }
 
-/*
- * A JSON string in plain ASCII: what is not printable ASCII goes out as
- * \u escapes. Text from outside berth (cgroup directory, host, container
- * and interface names) may be any bytes: what is not UTF-8 becomes U+FFFD
- * rather than breaking the line or losing the field.
- */
-static void put_string(struct json_line *line, const char *text)
+static char *unicode_escape(char *out, unsigned int unit)
 {
-	const unsigned char *p = (const unsigned char *)text;
+	static const char hex[] = "0123456789ABCDEF";
 
-	put_char(line, '"');
-	while (*p) {
+	out[0] = '\\';
+	out[1] = 'u';
+	out[2] = hex[unit >> 12 & 0xf];
+	out[3] = hex[unit >> 8 & 0xf];
+	out[4] = hex[unit >> 4 & 0xf];
+	out[5] = hex[unit & 0xf];
+	return out + 6;
+}
+
+/*
+ * Plain ASCII out: what is not printable ASCII goes as \u escapes. Text
+ * from outside berth (cgroup directory, host, container and interface
+ * names) may be any bytes: what is not UTF-8 becomes U+FFFD rather than
+ * breaking the line or losing the field.
+ */
+size_t json_escape(const char *text, size_t len, char *out, size_t room, size_t *written)
+{
+	const unsigned char *p = (const unsigned char *)text, *end = p + len;
+	char *o = out, *o_end = out + room;
+
+	while (p < end) {
 		const unsigned char *run = p;
 		uint32_t cp;
-		size_t len;
+		size_t n;
 
-		while (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
+		while (p < end && *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\' &&
+		       o + (p - run) < o_end)
 			p++;
-		put(line, (const char *)run, p - run);
-		if (!*p)
+		memcpy(o, run, p - run);
+		o += p - run;
+		/* Room for the longest escape of a character, or for the worst of the rest. */
+		if (p == end || (o_end - o < 12 && o_end - o < 6 * (end - p)))
 			break;
 		switch (*p) {
 		case '"':
-			put(line, "\\\"", 2);
-			break;
 		case '\\':
-			put(line, "\\\\", 2);
+			*o++ = '\\';
+			*o++ = (char)*p;
 			break;
 		case '\n':
-			put(line, "\\n", 2);
+			*o++ = '\\';
+			*o++ = 'n';
 			break;
 		case '\r':
-			put(line, "\\r", 2);
+			*o++ = '\\';
+			*o++ = 'r';
 			break;
 		case '\t':
-			put(line, "\\t", 2);
+			*o++ = '\\';
+			*o++ = 't';
 			break;
 		default:
 			if (*p < 0x80) {
-				put_unicode_escape(line, *p);
+				o = unicode_escape(o, *p);
 				break;
 			}
-			len = utf8_decode(p, &cp);
-			if (!len) {
-				put_unicode_escape(line, 0xfffd);
+			n = utf8_decode(p, end - p, &cp);
+			if (!n) {
+				o = unicode_escape(o, 0xfffd);
 				break;
 			}
 			if (cp >= 0x10000) {
 				cp -= 0x10000;
-				put_unicode_escape(line, 0xd800 | cp >> 10);
-				put_unicode_escape(line, 0xdc00 | (cp & 0x3ff));
+				o = unicode_escape(o, 0xd800 | cp >> 10);
+				o = unicode_escape(o, 0xdc00 | (cp & 0x3ff));
 			} else {
-				put_unicode_escape(line, cp);
+				o = unicode_escape(o, cp);
 			}
-			p += len - 1;
+			p += n - 1;
 		}
 		p++;
 	}
-	put_char(line, '"');
+	*written = o - out;
+	return p - (const unsigned char *)text;
+}
+
+static void put_string(struct json_line *line, const char *text)
+{
+	size_t len = strlen(text), room = JSON_ESCAPED_MAX(len) + 2, written;
+
+	if (line->len + room > line->cap && !reserve(line, room))
+		return;
+	line->buf[line->len++] = '"';
+	json_escape(text, len, line->buf + line->len, room - 2, &written);
+	line->len += written;
+	line->buf[line->len++] = '"';
 }
 
 /* Printable ASCII without quote or backslash: written as it is. */

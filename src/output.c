@@ -483,9 +483,8 @@ void outputs_close(struct outputs *o, int64_t deadline_ms)
 	free(o->sinks);
 	o->sinks = NULL;
 	o->n_sinks = 0;
-	if (o->parsed)
-		json_decref(o->parsed);
-	o->parsed = NULL;
+	json_doc_free(&o->parsed);
+	json_doc_free(&o->transformed);
 }
 
 /* ---- sending ---- */
@@ -512,24 +511,23 @@ static bool render(struct outputs *o, struct sink *s, const char *json, size_t l
 {
 	const struct sink_config *c = &s->cfg;
 	bool transformed = c->pseudonymize || c->n_drop_fields;
-	json_t *record;
+	const struct json_doc *record = &o->parsed;
 	int err = 0;
 
 	buf_reset(&s->scratch);
 	if (c->format == FORMAT_ECS && !transformed && c->type != SINK_SYSLOG)
 		return buf_append(&s->scratch, json, len);
-	if (!o->parsed) {
-		o->parsed = json_loadb(json, len, 0, NULL);
-		if (!o->parsed)
-			return false;
-	}
-	record = transformed ? json_deep_copy(o->parsed) : json_incref(o->parsed);
-	if (!record)
+	if (!o->parsed.n_nodes && json_read(&o->parsed, json, len))
 		return false;
-	if (c->pseudonymize)
-		record_pseudonymize(record, &o->key);
-	if (c->n_drop_fields)
-		record_drop_fields(record, c->drop_fields, c->n_drop_fields);
+	if (transformed) {
+		if (json_doc_copy(&o->transformed, &o->parsed))
+			return false;
+		if (c->pseudonymize)
+			record_pseudonymize(&o->transformed, &o->key);
+		if (c->n_drop_fields)
+			record_drop_fields(&o->transformed, c->drop_fields, c->n_drop_fields);
+		record = &o->transformed;
+	}
 	/* A syslog sink carries the other formats as the MSG of an RFC 5424 message. */
 	if (c->type == SINK_SYSLOG && c->format != FORMAT_RFC5424) {
 		err = format_syslog_header(record, &c->syslog, &s->scratch);
@@ -542,7 +540,6 @@ static bool render(struct outputs *o, struct sink *s, const char *json, size_t l
 		else
 			err = format_record(c->format, record, &c->syslog, &s->scratch);
 	}
-	json_decref(record);
 	return !err && !s->scratch.failed;
 }
 
@@ -561,10 +558,7 @@ void outputs_send_except(struct outputs *o, const struct sink *except, const cha
 		}
 		enqueue(s, s->scratch.data, s->scratch.len, realtime_ms);
 	}
-	if (o->parsed) {
-		json_decref(o->parsed);
-		o->parsed = NULL;
-	}
+	o->parsed.n_nodes = 0; /* the next record is read again */
 }
 
 void outputs_send(struct outputs *o, const char *json, size_t len, const char *kind,

@@ -213,8 +213,9 @@ struct outputs {
 		struct sink *sink;
 	} fds[OUTPUTS_MAX * 4];
 	unsigned int n_fds;
-	json_t *parsed;	    /* the record being sent, parsed once for all sinks */
-	bool stdout_failed; /* stdout is closed: berth's stream has nowhere to go */
+	struct json_doc parsed;	     /* the record being sent, read once for all sinks */
+	struct json_doc transformed; /* one sink's copy of it, with its transforms */
+	bool stdout_failed;	     /* stdout is closed: berth's stream has nowhere to go */
 };
 
 /*

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * format.c: every record kind, made by the real json.c builders and parsed
- * back as a sink gets it, in every format; the syntax of each checked by a
+ * format.c: every record kind, made by the real json.c builders and read
+ * back by json_read() as a sink gets it, in every format; the syntax of each checked by a
  * small parser of its own grammar (RFC 5424 structured data, CEF header and
  * extension), exact output for the escaping of hostile strings, and the
  * transforms (pseudonyms, dropped fields).
@@ -280,8 +280,31 @@ static json_t *make_record(enum kind kind)
 
 /* ---- helpers ---- */
 
+/* The record as a sink reads it, reused from record to record as the outputs do. */
+static struct json_doc doc;
+
+static struct json_doc *read_text(const char *text)
+{
+	if (json_read(&doc, text, strlen(text)))
+		fail_msg("json_read refused the record (%s at %zu): %s", doc.error,
+			 doc.error_offset, text);
+	return &doc;
+}
+
+/* A record built or changed with jansson, as the text a sink gets. */
+static struct json_doc *doc_of(const json_t *ecs)
+{
+	char *text = json_dumps(ecs, JSON_COMPACT | JSON_ENSURE_ASCII);
+
+	assert_non_null(text);
+	read_text(text);
+	free(text);
+	return &doc;
+}
+
 /* The record in format; fails the test when format_record refuses it. */
-static char *render(enum output_format format, const json_t *ecs, const struct syslog_options *sys)
+static char *render_doc(enum output_format format, const struct json_doc *ecs,
+			const struct syslog_options *sys)
 {
 	struct buf out = { 0 };
 	char *text;
@@ -294,6 +317,11 @@ static char *render(enum output_format format, const json_t *ecs, const struct s
 	text = strdup(out.data);
 	buf_free(&out);
 	return text;
+}
+
+static char *render(enum output_format format, const json_t *ecs, const struct syslog_options *sys)
+{
+	return render_doc(format, doc_of(ecs), sys);
 }
 
 static json_t *at(const json_t *root, const char *dotted)
@@ -343,6 +371,16 @@ static json_t *load(const char *text)
 	if (!root)
 		fail_msg("not JSON (%s): %s", err.text, text);
 	return root;
+}
+
+/* What a transformed record holds: its ECS output, parsed back. */
+static json_t *ecs_back(const struct json_doc *ecs)
+{
+	char *text = render_doc(FORMAT_ECS, ecs, NULL);
+	json_t *back = load(text);
+
+	free(text);
+	return back;
 }
 
 /* One line: no CR, LF or NUL before the end. */
@@ -630,21 +668,37 @@ static void test_exact_alert_cef(void **state)
 	json_decref(ecs);
 }
 
-/* A literal record with the hostile strings where outside text goes. */
-static json_t *hostile_record(const char *name, size_t name_len)
+/*
+ * A literal record with the hostile strings where outside text goes: name
+ * as raw bytes (not UTF-8, as a hand-made record could hold), version and
+ * action as JSON string contents.
+ */
+static char *hostile_record(const char *name, size_t name_len, const char *version,
+			    const char *action)
 {
-	json_t *ecs = load("{\"@timestamp\":\"2026-12-04T15:07:31.112Z\","
-			   "\"event\":{\"kind\":\"event\",\"action\":\"listen\"},"
-			   "\"host\":{\"name\":\"node-1\"},"
-			   "\"server\":{\"ip\":\"0.0.0.0\",\"port\":80},"
-			   "\"network\":{\"transport\":\"tcp\"},"
-			   "\"container\":{\"id\":\"abc\"},"
-			   "\"berth\":{\"version\":\"1.2.3\"}}");
+	struct buf text = { 0 };
 
-	/* nocheck: bytes that are not UTF-8, as a hand-made record could hold */
-	json_object_set_new(json_object_get(ecs, "container"), "name",
-			    json_stringn_nocheck(name, name_len));
-	return ecs;
+	buf_printf(&text,
+		   "{\"@timestamp\":\"2026-12-04T15:07:31.112Z\","
+		   "\"event\":{\"kind\":\"event\",\"action\":\"%s\"},"
+		   "\"host\":{\"name\":\"node-1\"},"
+		   "\"server\":{\"ip\":\"0.0.0.0\",\"port\":80},"
+		   "\"network\":{\"transport\":\"tcp\"},"
+		   "\"container\":{\"id\":\"abc\",\"name\":\"",
+		   action);
+	for (size_t i = 0; i < name_len; i++) {
+		unsigned char c = name[i];
+
+		if (c == '"' || c == '\\')
+			buf_printf(&text, "\\%c", c);
+		else if (c < 0x20)
+			buf_printf(&text, "\\u%04x", c);
+		else
+			buf_putc(&text, (char)c);
+	}
+	buf_printf(&text, "\"},\"berth\":{\"version\":\"%s\"}}", version);
+	assert_false(text.failed);
+	return text.data;
 }
 
 /* we|b=1\2]"3<LF>4<CR>5 <0xff><0xfe> é <TAB> end */
@@ -652,11 +706,11 @@ static const char hostile[] = "we|b=1\\2]\"3\n4\r5 \xff\xfe \xc3\xa9 \t end";
 
 static void test_hostile_cef(void **state)
 {
-	json_t *ecs = hostile_record(hostile, sizeof(hostile) - 1);
+	char *ecs = hostile_record(hostile, sizeof(hostile) - 1, "1.2.3", "listen");
 	char *text;
 
 	(void)state;
-	text = render(FORMAT_CEF, ecs, NULL);
+	text = render_doc(FORMAT_CEF, read_text(ecs), NULL);
 	expect_cef(text, "listen");
 	assert_non_null(strstr(text, " cs1=we|b\\=1\\\\2]\"3\\n4\\r5 \xef\xbf\xbd\xef\xbf\xbd "
 				     "\xc3\xa9   end cs1Label=containerName "));
@@ -665,24 +719,24 @@ static void test_hostile_cef(void **state)
 	free(text);
 
 	/* The header: version and action carry '|', '\' and line breaks */
-	json_object_set_new(json_object_get(ecs, "berth"), "version", json_string("1|2\\3\r\n4=5"));
-	json_object_set_new(json_object_get(ecs, "event"), "action", json_string("li|sten\n"));
-	text = render(FORMAT_CEF, ecs, NULL);
+	free(ecs);
+	ecs = hostile_record(hostile, sizeof(hostile) - 1, "1|2\\\\3\\r\\n4=5", "li|sten\\n");
+	text = render_doc(FORMAT_CEF, read_text(ecs), NULL);
 	assert_true(
 		!strncmp(text, "CEF:0|berth|berth|1\\|2\\\\3  4=5|li\\|sten |li\\|sten |1|rt=",
 			 strlen("CEF:0|berth|berth|1\\|2\\\\3  4=5|li\\|sten |li\\|sten |1|rt=")));
 	expect_cef(text, "li\\|sten ");
 	free(text);
-	json_decref(ecs);
+	free(ecs);
 }
 
 static void test_hostile_rfc5424(void **state)
 {
-	json_t *ecs = hostile_record(hostile, sizeof(hostile) - 1);
+	char *ecs = hostile_record(hostile, sizeof(hostile) - 1, "1.2.3", "listen");
 	char *text;
 
 	(void)state;
-	text = render(FORMAT_RFC5424, ecs, NULL);
+	text = render_doc(FORMAT_RFC5424, read_text(ecs), NULL);
 	expect_rfc5424(text, "listen");
 	assert_non_null(strstr(text,
 			       "[container@32473 id=\"abc\" name=\"we|b=1\\\\2\\]\\\"3#0124#0155 "
@@ -690,7 +744,7 @@ static void test_hostile_rfc5424(void **state)
 	/* MSG: printable ASCII */
 	assert_non_null(strstr(text, "] listen 0.0.0.0:80/tcp (we|b=1\\2]\"3 4 5 ?? ?   end)"));
 	free(text);
-	json_decref(ecs);
+	free(ecs);
 }
 
 /* json.c turns what is not UTF-8 into U+FFFD already; format keeps it so. */
@@ -722,11 +776,12 @@ static void test_hostile_through_json_c(void **state)
 /* OCSF with invalid UTF-8 in a hand-made record: U+FFFD, not a refused record. */
 static void test_hostile_ocsf(void **state)
 {
-	json_t *ecs = hostile_record(hostile, sizeof(hostile) - 1), *o;
+	char *ecs = hostile_record(hostile, sizeof(hostile) - 1, "1.2.3", "listen");
+	json_t *o;
 	char *text;
 
 	(void)state;
-	text = render(FORMAT_OCSF, ecs, NULL);
+	text = render_doc(FORMAT_OCSF, read_text(ecs), NULL);
 	o = load(text);
 	expect_str(o, "container.name",
 		   "we|b=1\\2]\"3\n4\r5 \xef\xbf\xbd\xef\xbf\xbd \xc3\xa9 \t end");
@@ -734,7 +789,7 @@ static void test_hostile_ocsf(void **state)
 	expect_str(o, "activity_name", "Listen");
 	json_decref(o);
 	free(text);
-	json_decref(ecs);
+	free(ecs);
 }
 
 static void test_long_names(void **state)
@@ -812,17 +867,17 @@ static void test_syslog_priority(void **state)
 		json_t *ecs = make_record(cases[i].kind);
 
 		buf_reset(&out);
-		assert_int_equal(format_syslog_header(ecs, NULL, &out), 0);
+		assert_int_equal(format_syslog_header(doc_of(ecs), NULL, &out), 0);
 		snprintf(want, sizeof(want), "<%u>1 ", 16 * 8 + cases[i].severity);
 		if (strncmp(out.data, want, strlen(want)))
 			fail_msg("%s: got %s, want %s", kind_actions[cases[i].kind], out.data,
 				 want);
 		buf_reset(&out);
-		assert_int_equal(format_syslog_header(ecs, &local3, &out), 0);
+		assert_int_equal(format_syslog_header(doc_of(ecs), &local3, &out), 0);
 		snprintf(want, sizeof(want), "<%u>1 ", 19 * 8 + cases[i].severity);
 		assert_int_equal(strncmp(out.data, want, strlen(want)), 0);
 		buf_reset(&out);
-		assert_int_equal(format_syslog_header(ecs, &bad, &out), 0);
+		assert_int_equal(format_syslog_header(doc_of(ecs), &bad, &out), 0);
 		snprintf(want, sizeof(want), "<%u>1 ", 16 * 8 + cases[i].severity);
 		assert_int_equal(strncmp(out.data, want, strlen(want)), 0);
 		json_decref(ecs);
@@ -832,7 +887,7 @@ static void test_syslog_priority(void **state)
 		json_t *ecs = make_alert("brute-force", 80, true, false);
 
 		buf_reset(&out);
-		assert_int_equal(format_syslog_header(ecs, NULL, &out), 0);
+		assert_int_equal(format_syslog_header(doc_of(ecs), NULL, &out), 0);
 		assert_string_equal(out.data,
 				    "<130>1 2026-12-04T15:07:31.112Z node-1 berth - brute-force ");
 		json_decref(ecs);
@@ -1147,10 +1202,10 @@ static void test_refused_records(void **state)
 		json_t *ecs = load(bad[i]);
 
 		for (int f = FORMAT_ECS; f <= FORMAT_CEF; f++) {
-			assert_int_equal(format_record(f, ecs, NULL, &out), -1);
+			assert_int_equal(format_record(f, doc_of(ecs), NULL, &out), -1);
 			assert_string_equal(out.data, "kept");
 		}
-		assert_int_equal(format_syslog_header(ecs, NULL, &out), -1);
+		assert_int_equal(format_syslog_header(&doc, NULL, &out), -1);
 		json_decref(ecs);
 	}
 	for (size_t i = 0; i < sizeof(bad_time) / sizeof(bad_time[0]); i++) {
@@ -1158,7 +1213,7 @@ static void test_refused_records(void **state)
 
 		json_object_set_new(ecs, "@timestamp", json_string(bad_time[i]));
 		for (int f = FORMAT_OCSF; f <= FORMAT_CEF; f++) {
-			if (format_record(f, ecs, NULL, &out) != -1)
+			if (format_record(f, doc_of(ecs), NULL, &out) != -1)
 				fail_msg("%s accepted in %s", bad_time[i], format_name(f));
 			assert_string_equal(out.data, "kept");
 		}
@@ -1191,14 +1246,16 @@ static const struct pseudonym_key key_b = { .bytes = "fedcba9876543210", .len = 
 
 static char *pseudonym_of(const char *ip, const struct pseudonym_key *key)
 {
-	json_t *ecs = make_record(K_ACCEPTED);
+	json_t *ecs = make_record(K_ACCEPTED), *back;
 	char *address;
 
 	json_object_set_new(json_object_get(ecs, "source"), "ip", json_string(ip));
-	record_pseudonymize(ecs, key);
-	expect_absent(ecs, "source.ip");
-	expect_int(ecs, "source.port", 56780);
-	address = strdup(json_string_value(at(ecs, "source.address")));
+	record_pseudonymize(doc_of(ecs), key);
+	back = ecs_back(&doc);
+	expect_absent(back, "source.ip");
+	expect_int(back, "source.port", 56780);
+	address = strdup(json_string_value(at(back, "source.address")));
+	json_decref(back);
 	json_decref(ecs);
 	return address;
 }
@@ -1245,56 +1302,78 @@ static void test_pseudonyms(void **state)
 
 static void test_pseudonymized_record_in_every_format(void **state)
 {
-	json_t *ecs = make_alert("brute-force", 63, true, false), *o;
+	json_t *ecs = make_alert("brute-force", 63, true, false), *o, *back;
+	struct json_doc copy = { 0 };
 	const char *key;
 	json_t *v;
 	char *text;
 
 	(void)state;
-	record_pseudonymize(ecs, &key_a);
-	expect_absent(ecs, "source.ip");
+	/* on a copy, as an output does: the record itself stays as it was */
+	assert_int_equal(json_doc_copy(&copy, doc_of(ecs)), 0);
+	record_pseudonymize(&copy, &key_a);
+	back = ecs_back(&doc);
+	assert_true(json_equal(back, ecs));
+	json_decref(back);
+	back = ecs_back(&copy);
+	expect_absent(back, "source.ip");
 	/* address first, where ip was; source keeps its place in the record */
-	json_object_foreach(at(ecs, "source"), key, v) {
+	json_object_foreach(at(back, "source"), key, v) {
 		assert_string_equal(key, "address");
 		break;
 	}
-	json_object_foreach(ecs, key, v)
+	json_object_foreach(back, key, v)
 		if (!strcmp(key, "source") || !strcmp(key, "destination"))
 			break;
 	assert_string_equal(key, "source");
+	json_decref(back);
 	for (int f = FORMAT_ECS; f <= FORMAT_CEF; f++) {
-		text = render(f, ecs, NULL);
+		text = render_doc(f, &copy, NULL);
 		assert_null(strstr(text, "198.51.100.9"));
 		assert_non_null(strstr(text, "anon-"));
 		free(text);
 	}
-	text = render(FORMAT_CEF, ecs, NULL);
+	text = render_doc(FORMAT_CEF, &copy, NULL);
 	assert_non_null(strstr(text, " shost=anon-"));
 	assert_null(strstr(text, " src="));
 	free(text);
-	text = render(FORMAT_OCSF, ecs, NULL);
+	text = render_doc(FORMAT_OCSF, &copy, NULL);
 	o = load(text);
 	assert_int_equal(
 		strncmp(json_string_value(at(o, "evidences.0.src_endpoint.uid")), "anon-", 5), 0);
 	json_decref(o);
 	free(text);
+	json_doc_free(&copy);
 	json_decref(ecs);
 
 	/* records without a source are left alone */
 	ecs = make_record(K_EVENTS_LOST);
-	o = json_deep_copy(ecs);
-	record_pseudonymize(ecs, &key_a);
+	record_pseudonymize(doc_of(ecs), &key_a);
+	o = ecs_back(&doc);
 	assert_true(json_equal(ecs, o));
 	json_decref(o);
 	json_decref(ecs);
 
 	/* without a key the address still goes */
 	ecs = make_record(K_ACCEPTED);
-	record_pseudonymize(ecs, NULL);
-	expect_absent(ecs, "source.ip");
-	expect_absent(ecs, "source.address");
-	expect_int(ecs, "source.port", 56780);
+	record_pseudonymize(doc_of(ecs), NULL);
+	o = ecs_back(&doc);
+	expect_absent(o, "source.ip");
+	expect_absent(o, "source.address");
+	expect_int(o, "source.port", 56780);
+	json_decref(o);
 	json_decref(ecs);
+
+	/* a source twice (not berth's, but possible in a record): neither keeps its address */
+	read_text("{\"@timestamp\":\"2026-12-04T15:07:31.112Z\",\"event\":{\"action\":\"x\"},"
+		  "\"source\":{\"ip\":\"198.51.100.9\",\"ip\":\"198.51.100.8\"},"
+		  "\"source\":{\"port\":1,\"address\":\"a\",\"ip\":\"198.51.100.7\"}}");
+	record_pseudonymize(&doc, &key_a);
+	for (int f = FORMAT_ECS; f <= FORMAT_CEF; f++) {
+		text = render_doc(f, &doc, NULL);
+		assert_null(strstr(text, "198.51.100."));
+		free(text);
+	}
 }
 
 static void test_drop_fields(void **state)
@@ -1314,7 +1393,9 @@ static void test_drop_fields(void **state)
 	(void)state;
 	json_object_set_new(ecs, "source", json_pack("{s:s,s:i}", "ip", "198.51.100.2", "port", 1));
 	before = json_deep_copy(ecs);
-	record_drop_fields(ecs, paths, sizeof(paths) / sizeof(paths[0]));
+	json_decref(ecs);
+	record_drop_fields(doc_of(before), paths, sizeof(paths) / sizeof(paths[0]));
+	ecs = ecs_back(&doc);
 	expect_absent(ecs, "container.labels");
 	expect_absent(ecs, "source.port");
 	expect_str(ecs, "source.ip", "198.51.100.2");
@@ -1333,15 +1414,17 @@ static void test_drop_fields(void **state)
 	assert_true(json_equal(ecs, before));
 
 	/* an emptied parent stays */
-	record_drop_fields(ecs, drop_image, 1);
+	json_decref(ecs);
+	record_drop_fields(&doc, drop_image, 1);
+	ecs = ecs_back(&doc);
 	assert_true(json_is_object(at(ecs, "container.image")));
 	assert_int_equal(json_object_size(at(ecs, "container.image")), 0);
 	/* and the record is still written in every format, even without berth's own object */
 	for (int f = FORMAT_ECS; f <= FORMAT_CEF; f++)
-		free(render(f, ecs, NULL));
-	record_drop_fields(ecs, (char *[]){ "berth" }, 1);
+		free(render_doc(f, &doc, NULL));
+	record_drop_fields(&doc, (char *[]){ "berth" }, 1);
 	for (int f = FORMAT_ECS; f <= FORMAT_CEF; f++)
-		free(render(f, ecs, NULL));
+		free(render_doc(f, &doc, NULL));
 	json_decref(before);
 	json_decref(ecs);
 }
@@ -1350,6 +1433,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	json_line_free(&line);
+	json_doc_free(&doc);
 	return 0;
 }
 
