@@ -59,11 +59,51 @@ const char *format_name(enum output_format format)
 	return "unknown";
 }
 
+/* ---- writing ---- */
+
+/*
+ * Appends written through buf's own fields when the room is there, as it
+ * is once a sink's buffer has grown to its records' size: a call into
+ * buf.c for every key and value was a third of a format's time.
+ */
+static inline void put(struct buf *out, const void *bytes, size_t n)
+{
+	if (out->failed || out->len + n >= out->cap) {
+		buf_append(out, bytes, n);
+		return;
+	}
+	memcpy(out->data + out->len, bytes, n);
+	out->len += n;
+	out->data[out->len] = '\0';
+}
+
+static inline void put_c(struct buf *out, char c)
+{
+	if (out->failed || out->len + 1 >= out->cap) {
+		buf_putc(out, c);
+		return;
+	}
+	out->data[out->len++] = c;
+	out->data[out->len] = '\0';
+}
+
+static inline void put_s(struct buf *out, const char *text)
+{
+	put(out, text, strlen(text));
+}
+
+/*
+ * The summary and the CEF fields built from parts are made here first:
+ * one buffer kept from record to record rather than one allocated each.
+ */
+static struct buf scratch;
+
 /* ---- reading the record ---- */
 
 struct record {
 	const struct json_doc *doc;
 	const struct json_node *root; /* an object */
+	bool alert;		      /* event.kind alert: asked by every format, often */
 };
 
 /* The value at a dotted path inside n ("port", "berth.port.host_port"), or NULL. */
@@ -226,6 +266,7 @@ static bool record_basics(struct record *r, const struct json_doc *ecs, int64_t 
 	if (!is_object(r->root))
 		return false;
 	*action = text_at(r, "event.action");
+	r->alert = text_is(r, "event.kind", "alert");
 	return *action && parse_timestamp(text_at(r, "@timestamp"), ms);
 }
 
@@ -242,7 +283,7 @@ static void put_int(struct buf *out, long long value)
 	} while (u);
 	if (value < 0)
 		digits[--n] = '-';
-	buf_append(out, digits + n, sizeof(digits) - n);
+	put(out, digits + n, sizeof(digits) - n);
 }
 
 /* "2026-12-04T15:07:31.112Z"; gmtime and strftime once per second. */
@@ -263,8 +304,8 @@ static void put_rfc3339(struct buf *out, int64_t ms)
 		cached_len = strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
 		cached_secs = secs;
 	}
-	buf_append(out, cached, cached_len);
-	buf_append(out, fraction, 5);
+	put(out, cached, cached_len);
+	put(out, fraction, 5);
 }
 
 /* ---- text ---- */
@@ -312,18 +353,18 @@ static void put_text(struct buf *out, const char *text, size_t len, enum text_ru
 
 		while (p < end && plain_in(*p, rule))
 			p++;
-		buf_append(out, run, p - run);
+		put(out, run, p - run);
 		if (p == end)
 			break;
 		c = *p;
 		if (c >= 0x80) {
 			n = utf8_decode(p, end - p, &cp);
 			if (rule == TEXT_ASCII)
-				buf_putc(out, '?');
+				put_c(out, '?');
 			else if (!n)
-				buf_append(out, REPLACEMENT_CHARACTER, 3);
+				put(out, REPLACEMENT_CHARACTER, 3);
 			else
-				buf_append(out, p, n);
+				put(out, p, n);
 			p += n ? n : 1;
 			continue;
 		}
@@ -334,19 +375,19 @@ static void put_text(struct buf *out, const char *text, size_t len, enum text_ru
 						  (char)('0' + (c >> 3 & 7)),
 						  (char)('0' + (c & 7)) };
 
-				buf_append(out, octal, 4);
+				put(out, octal, 4);
 			} else if (rule == TEXT_CEF_VALUE && c == '\n') {
-				buf_append(out, "\\n", 2);
+				put(out, "\\n", 2);
 			} else if (rule == TEXT_CEF_VALUE && c == '\r') {
-				buf_append(out, "\\r", 2);
+				put(out, "\\r", 2);
 			} else {
-				buf_putc(out, ' ');
+				put_c(out, ' ');
 			}
 			continue;
 		}
 		/* what the rule reserves */
-		buf_putc(out, '\\');
-		buf_putc(out, c);
+		put_c(out, '\\');
+		put_c(out, c);
 	}
 }
 
@@ -382,39 +423,56 @@ static void put_token(struct buf *out, const char *text, size_t len, size_t max,
 		}
 		token[held++] = (char)c;
 		if (held == sizeof(token)) {
-			buf_append(out, token, held);
+			put(out, token, held);
 			held = 0;
 		}
 		written++;
 		p += n;
 	}
 	if (held)
-		buf_append(out, token, held);
+		put(out, token, held);
 	if (!written)
-		buf_putc(out, sd_name ? '_' : '-');
+		put_c(out, sd_name ? '_' : '-');
 }
 
-/* A JSON string of text[0..len), escaped by json.c's rules. */
-static void put_json_string(struct buf *out, const char *text, size_t len)
+/*
+ * A JSON string of text[0..len), escaped by json.c's rules, in one append
+ * with the punctuation around it (before: ',' or 0; after: ':' or 0).
+ */
+static void put_json_string(struct buf *out, char before, const char *text, size_t len, char after)
 {
-	char chunk[1024];
-	size_t written, took;
+	size_t need = JSON_ESCAPED_MAX(len) + 4, n = 0, written, took;
+	char chunk[512], *o;
 
-	chunk[0] = '"';
-	took = json_escape(text, len, chunk + 1, sizeof(chunk) - 2, &written);
-	if (took == len) {
-		chunk[1 + written] = '"';
-		buf_append(out, chunk, written + 2);
+	if (!out->failed && out->len + need < out->cap) {
+		/* straight into the buffer: it has the room for the worst case */
+		o = out->data + out->len;
+		if (before)
+			o[n++] = before;
+		o[n++] = '"';
+		json_escape(text, len, o + n, need - n, &written);
+		n += written;
+		o[n++] = '"';
+		if (after)
+			o[n++] = after;
+		out->len += n;
+		out->data[out->len] = '\0';
 		return;
 	}
-	buf_append(out, chunk, written + 1);
+	if (before)
+		chunk[n++] = before;
+	chunk[n++] = '"';
+	/* two bytes kept for the closing quote and after */
+	took = json_escape(text, len, chunk + n, sizeof(chunk) - n - 2, &written);
+	n += written;
 	while (took < len) {
-		size_t more = json_escape(text + took, len - took, chunk, sizeof(chunk), &written);
-
-		buf_append(out, chunk, written);
-		took += more;
+		put(out, chunk, n);
+		took += json_escape(text + took, len - took, chunk, sizeof(chunk) - 2, &n);
 	}
-	buf_putc(out, '"');
+	chunk[n++] = '"';
+	if (after)
+		chunk[n++] = after;
+	put(out, chunk, n);
 }
 
 /* ---- a JSON writer for OCSF and re-written ECS ---- */
@@ -438,14 +496,13 @@ struct jw {
 static void jw_key(struct jw *w, const char *key, size_t key_len)
 {
 	uint64_t bit = 1ull << w->depth;
+	char comma = w->has_member & bit ? ',' : 0;
 
-	if (w->has_member & bit)
-		buf_putc(w->out, ',');
 	w->has_member |= bit;
-	if (key) {
-		put_json_string(w->out, key, key_len);
-		buf_putc(w->out, ':');
-	}
+	if (key)
+		put_json_string(w->out, comma, key, key_len, ':');
+	else if (comma)
+		put_c(w->out, comma);
 }
 
 static void jw_begin(struct jw *w, const char *key, size_t key_len, char bracket)
@@ -458,7 +515,7 @@ static void jw_begin(struct jw *w, const char *key, size_t key_len, char bracket
 		return;
 	}
 	jw_key(w, key, key_len);
-	buf_putc(w->out, bracket);
+	put_c(w->out, bracket);
 	w->depth++;
 	w->begun[w->depth] = at;
 	w->had_member = (w->had_member & ~(1ull << w->depth)) | had << w->depth;
@@ -479,7 +536,7 @@ static void jw_end(struct jw *w, char bracket)
 {
 	if (w->failed)
 		return;
-	buf_putc(w->out, bracket);
+	put_c(w->out, bracket);
 	w->depth--;
 }
 
@@ -507,7 +564,7 @@ static bool jw_end_unless_empty(struct jw *w, char bracket)
 static void jw_string(struct jw *w, const char *key, const char *text, size_t len)
 {
 	jw_key(w, key, strlen(key));
-	put_json_string(w->out, text, len);
+	put_json_string(w->out, 0, text, len, 0);
 }
 
 /* key: text; nothing when text is NULL. */
@@ -520,7 +577,7 @@ static void jw_text(struct jw *w, const char *key, const char *text)
 static void jw_element(struct jw *w, const char *text)
 {
 	jw_key(w, NULL, 0);
-	put_json_string(w->out, text, strlen(text));
+	put_json_string(w->out, 0, text, strlen(text), 0);
 }
 
 static void jw_int(struct jw *w, const char *key, long long value)
@@ -555,18 +612,18 @@ static void jw_node(struct jw *w, const struct json_doc *doc, const char *key, s
 		return;
 	case JSON_NODE_STRING:
 		jw_key(w, key, key_len);
-		put_json_string(w->out, n->text, n->len);
+		put_json_string(w->out, 0, n->text, n->len, 0);
 		return;
 	case JSON_NODE_INTEGER:
 	case JSON_NODE_REAL:
 		jw_key(w, key, key_len);
-		buf_append(w->out, n->text, n->len);
+		put(w->out, n->text, n->len);
 		return;
 	default:
 		jw_key(w, key, key_len);
-		buf_puts(w->out, n->type == JSON_NODE_TRUE  ? "true" :
-				 n->type == JSON_NODE_FALSE ? "false" :
-							      "null");
+		put_s(w->out, n->type == JSON_NODE_TRUE	 ? "true" :
+			      n->type == JSON_NODE_FALSE ? "false" :
+							   "null");
 	}
 }
 
@@ -599,7 +656,7 @@ enum record_class {
 
 static enum record_class record_class_of(const struct record *r, const char *action)
 {
-	if (text_is(r, "event.kind", "alert"))
+	if (r->alert)
 		return RECORD_ALERT;
 	if (!strncmp(action, "connection-", 11) || !strcmp(action, "listen") ||
 	    !strcmp(action, "port-stats"))
@@ -688,16 +745,16 @@ static void put_endpoint_summary(struct buf *b, const struct record *r,
 	if (!host)
 		host = text_in(r, side, "address");
 	if (host && has_port && strchr(host, ':')) {
-		buf_putc(b, '[');
-		buf_puts(b, host);
-		buf_putc(b, ']');
+		put_c(b, '[');
+		put_s(b, host);
+		put_c(b, ']');
 	} else if (host) {
-		buf_puts(b, host);
+		put_s(b, host);
 	} else if (!has_port) {
-		buf_putc(b, '?');
+		put_c(b, '?');
 	}
 	if (has_port) {
-		buf_putc(b, ':');
+		put_c(b, ':');
 		put_int(b, port);
 	}
 }
@@ -707,8 +764,8 @@ static void put_transport_summary(struct buf *b, const struct record *r)
 {
 	const char *transport = text_at(r, "network.transport");
 
-	buf_putc(b, '/');
-	buf_puts(b, transport ? transport : "?");
+	put_c(b, '/');
+	put_s(b, transport ? transport : "?");
 }
 
 /* " (web, published 0.0.0.0:8080)": the container and the published port, when known. */
@@ -720,20 +777,20 @@ static void put_container_summary(struct buf *b, const struct record *r)
 
 	if (!name && !id)
 		return;
-	buf_append(b, " (", 2);
+	put(b, " (", 2);
 	if (name)
-		buf_puts(b, name);
+		put_s(b, name);
 	else
-		buf_append(b, id, strnlen(id, 12));
+		put(b, id, strnlen(id, 12));
 	if (host_ip && int_at(r, "berth.port.host_port", &host_port)) {
 		bool v6 = strchr(host_ip, ':');
 
-		buf_puts(b, v6 ? ", published [" : ", published ");
-		buf_puts(b, host_ip);
-		buf_puts(b, v6 ? "]:" : ":");
+		put_s(b, v6 ? ", published [" : ", published ");
+		put_s(b, host_ip);
+		put_s(b, v6 ? "]:" : ":");
 		put_int(b, host_port);
 	}
-	buf_putc(b, ')');
+	put_c(b, ')');
 }
 
 static void summarize_alert(struct buf *b, const struct record *r, const char *action)
@@ -742,9 +799,9 @@ static void summarize_alert(struct buf *b, const struct record *r, const char *a
 	long long port, window_ms, suppressed;
 	const char *rule = text_at(r, "rule.name");
 
-	buf_puts(b, action);
+	put_s(b, action);
 	if (source) {
-		buf_putc(b, ' ');
+		put_c(b, ' ');
 		put_endpoint_summary(b, r, source);
 	}
 	if (int_at(r, "destination.port", &port)) {
@@ -759,7 +816,7 @@ static void summarize_alert(struct buf *b, const struct record *r, const char *a
 	if (int_at(r, "berth.alert.suppressed", &suppressed) && suppressed)
 		buf_printf(b, ", %lld suppressed", suppressed);
 	if (is_true(node_at(r, "berth.alert.dropped")))
-		buf_puts(b, ", dropped");
+		put_s(b, ", dropped");
 }
 
 static void summarize_port_stats(struct buf *b, const struct record *r)
@@ -773,7 +830,7 @@ static void summarize_port_stats(struct buf *b, const struct record *r)
 		if (int_at(r, "destination.port", &port))
 			buf_printf(b, "%lld", port);
 		else
-			buf_puts(b, "unpublished");
+			put_s(b, "unpublished");
 		put_transport_summary(b, r);
 		put_container_summary(b, r);
 		buf_printf(b, ": %lld packets, %lld bytes, %lld SYNs in %lld s",
@@ -801,23 +858,23 @@ static void summarize(struct buf *b, const struct record *r, const char *action)
 	const char *text;
 	long long duration_ns;
 
-	if (text_is(r, "event.kind", "alert")) {
+	if (r->alert) {
 		summarize_alert(b, r, action);
 	} else if (!strncmp(action, "connection-", 11)) {
-		buf_puts(b, action);
-		buf_putc(b, ' ');
+		put_s(b, action);
+		put_c(b, ' ');
 		put_endpoint_summary(b, r, node_at(r, "source"));
-		buf_puts(b, " -> ");
+		put_s(b, " -> ");
 		put_endpoint_summary(b, r, node_at(r, "destination"));
 		put_transport_summary(b, r);
 		put_container_summary(b, r);
 		if (int_at(r, "event.duration", &duration_ns)) {
-			buf_puts(b, " after ");
+			put_s(b, " after ");
 			put_int(b, duration_ns / 1000000);
-			buf_puts(b, " ms");
+			put_s(b, " ms");
 		}
 	} else if (!strcmp(action, "listen")) {
-		buf_puts(b, "listen ");
+		put_s(b, "listen ");
 		put_endpoint_summary(b, r, node_at(r, "server"));
 		put_transport_summary(b, r);
 		put_container_summary(b, r);
@@ -856,7 +913,7 @@ static void summarize(struct buf *b, const struct record *r, const char *action)
 			   text ? text : "?", int_or_zero(r, "berth.runtime.down_ms"),
 			   int_or_zero(r, "berth.runtime.containers_changed"));
 	} else {
-		buf_puts(b, action);
+		put_s(b, action);
 	}
 }
 
@@ -880,7 +937,7 @@ static void summarize(struct buf *b, const struct record *r, const char *action)
  */
 static unsigned int syslog_severity(const struct record *r, const char *action)
 {
-	if (text_is(r, "event.kind", "alert")) {
+	if (r->alert) {
 		unsigned int severity = alert_severity(r);
 
 		return severity >= 75 ? SYSLOG_CRIT : severity >= 50 ? SYSLOG_ERR : SYSLOG_WARNING;
@@ -900,26 +957,26 @@ static int syslog_header(const struct record *r, const char *action, int64_t ms,
 		facility = sys->facility;
 	if (sys && sys->app_name && *sys->app_name)
 		app_name = sys->app_name;
-	buf_putc(out, '<');
+	put_c(out, '<');
 	put_int(out, facility * 8 + syslog_severity(r, action));
-	buf_append(out, ">1 ", 3);
+	put(out, ">1 ", 3);
 	put_rfc3339(out, ms);
-	buf_putc(out, ' ');
+	put_c(out, ' ');
 	if (string_of(host))
 		put_token(out, host->text, host->len, SYSLOG_HOSTNAME_MAX, false);
 	else
 		put_token(out, "", 0, SYSLOG_HOSTNAME_MAX, false);
-	buf_putc(out, ' ');
+	put_c(out, ' ');
 	put_token(out, app_name, strlen(app_name), SYSLOG_APP_NAME_MAX, false);
 	if (sys && sys->procid) {
-		buf_putc(out, ' ');
+		put_c(out, ' ');
 		put_int(out, sys->procid);
-		buf_putc(out, ' ');
+		put_c(out, ' ');
 	} else {
-		buf_append(out, " - ", 3);
+		put(out, " - ", 3);
 	}
 	put_token(out, action, strlen(action), SYSLOG_MSGID_MAX, false);
-	buf_putc(out, ' ');
+	put_c(out, ' ');
 	return out->failed ? -1 : 0;
 }
 
@@ -949,16 +1006,16 @@ static void put_sd_param(struct buf *out, const char *name, size_t name_len,
 	default:
 		return;
 	}
-	buf_putc(out, ' ');
+	put_c(out, ' ');
 	put_token(out, name, name_len, SD_NAME_MAX, true);
-	buf_append(out, "=\"", 2);
+	put(out, "=\"", 2);
 	if (v->type == JSON_NODE_TRUE)
-		buf_append(out, "true", 4);
+		put(out, "true", 4);
 	else if (v->type == JSON_NODE_FALSE)
-		buf_append(out, "false", 5);
+		put(out, "false", 5);
 	else
 		put_text(out, v->text, v->len, TEXT_SD_VALUE);
-	buf_putc(out, '"');
+	put_c(out, '"');
 }
 
 /*
@@ -1034,32 +1091,32 @@ static void put_structured_data(struct buf *out, const struct record *r)
 	for (const struct json_node *m = json_first(r->doc, r->root); m; m = json_next(r->doc, m)) {
 		if (m->type != JSON_NODE_OBJECT)
 			continue;
-		buf_putc(out, '[');
+		put_c(out, '[');
 		put_token(out, m->key, m->key_len, SD_NAME_MAX - pen_len, true);
-		buf_append(out, pen, pen_len);
+		put(out, pen, pen_len);
 		path[0] = '\0';
 		put_sd_params(out, r, path, 0, m, 0);
-		buf_putc(out, ']');
+		put_c(out, ']');
 		any = true;
 	}
 	if (!any)
-		buf_putc(out, '-');
+		put_c(out, '-');
 }
 
 static int format_rfc5424(const struct record *r, const char *action, int64_t ms,
 			  const struct syslog_options *sys, struct buf *out)
 {
-	struct buf msg = { 0 };
+	struct buf *msg = &scratch;
 
 	if (syslog_header(r, action, ms, sys, out))
 		return -1;
 	put_structured_data(out, r);
-	buf_putc(out, ' ');
-	summarize(&msg, r, action);
-	put_text(out, msg.data ? msg.data : "", msg.len, TEXT_ASCII);
-	if (msg.failed)
+	put_c(out, ' ');
+	buf_reset(msg);
+	summarize(msg, r, action);
+	put_text(out, msg->data ? msg->data : "", msg->len, TEXT_ASCII);
+	if (msg->failed)
 		out->failed = true;
-	buf_free(&msg);
 	return out->failed ? -1 : 0;
 }
 
@@ -1071,7 +1128,7 @@ static int format_rfc5424(const struct record *r, const char *action, int64_t ms
  */
 static unsigned int cef_severity(const struct record *r, const char *action)
 {
-	if (text_is(r, "event.kind", "alert")) {
+	if (r->alert) {
 		unsigned int severity = (alert_severity(r) + 5) / 10;
 
 		return severity < 1 ? 1 : severity;
@@ -1082,9 +1139,9 @@ static unsigned int cef_severity(const struct record *r, const char *action)
 /* " key=" */
 static void cef_key(struct buf *out, const char *key)
 {
-	buf_putc(out, ' ');
-	buf_puts(out, key);
-	buf_putc(out, '=');
+	put_c(out, ' ');
+	put_s(out, key);
+	put_c(out, '=');
 }
 
 /* ` key=value` with the value escaped; nothing when value is NULL. */
@@ -1124,10 +1181,10 @@ static void cef_custom(struct buf *out, unsigned int n, const char *label, const
 	if (!value)
 		return;
 	cef_text(out, key, value);
-	buf_putc(out, ' ');
-	buf_puts(out, key);
-	buf_puts(out, "Label=");
-	buf_puts(out, label);
+	put_c(out, ' ');
+	put_s(out, key);
+	put_s(out, "Label=");
+	put_s(out, label);
 }
 
 /* "0.0.0.0:8080->80/tcp" */
@@ -1138,14 +1195,14 @@ static void put_binding_text(struct buf *b, const struct record *r, const struct
 	bool v6 = host_ip && strchr(host_ip, ':');
 
 	if (v6)
-		buf_putc(b, '[');
-	buf_puts(b, host_ip ? host_ip : "");
-	buf_puts(b, v6 ? "]:" : ":");
+		put_c(b, '[');
+	put_s(b, host_ip ? host_ip : "");
+	put_s(b, v6 ? "]:" : ":");
 	put_int(b, int_or_zero_in(r, binding, "host_port"));
-	buf_append(b, "->", 2);
+	put(b, "->", 2);
 	put_int(b, int_or_zero_in(r, binding, "container_port"));
-	buf_putc(b, '/');
-	buf_puts(b, protocol ? protocol : "?");
+	put_c(b, '/');
+	put_s(b, protocol ? protocol : "?");
 }
 
 /* The CEF extension's counters: cn1..cn3 by record kind. */
@@ -1196,7 +1253,7 @@ static void cef_extension(struct buf *out, const struct record *r, const char *a
 		tags && tags->type == JSON_NODE_ARRAY ? string_of(json_first(r->doc, tags)) : NULL;
 	const struct json_node *ports = node_at(r, "berth.ports"), *binding;
 
-	buf_append(out, "rt=", 3);
+	put(out, "rt=", 3);
 	put_int(out, ms);
 	cef_text(out, "dvchost", text_at(r, "host.name"));
 	if (text_at(r, "source.ip"))
@@ -1207,16 +1264,16 @@ static void cef_extension(struct buf *out, const struct record *r, const char *a
 	cef_text(out, "dst", text_in(r, far, "ip"));
 	cef_int(out, "dpt", r, far, "port");
 	if (transport) {
-		buf_puts(out, " proto=");
+		put_s(out, " proto=");
 		for (const char *p = transport; *p; p++)
-			buf_putc(out, *p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+			put_c(out, *p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
 	}
 	/* CEF: 0 inbound, 1 outbound. The interface view only sees what comes in. */
 	if ((direction && !strcmp(direction, "ingress")) || text_is(r, "berth.view", "interface") ||
 	    (!strcmp(action, "port-stats") && text_is(r, "berth.role", "server")))
-		buf_puts(out, " deviceDirection=0");
+		put_s(out, " deviceDirection=0");
 	else if ((direction && !strcmp(direction, "egress")) || text_is(r, "berth.role", "client"))
-		buf_puts(out, " deviceDirection=1");
+		put_s(out, " deviceDirection=1");
 	if (!strcmp(action, "connection-closed")) {
 		cef_int(out, "in", r, r->root, "berth.connection.bytes_in");
 		cef_int(out, "out", r, r->root, "berth.connection.bytes_out");
@@ -1226,8 +1283,8 @@ static void cef_extension(struct buf *out, const struct record *r, const char *a
 	}
 	if (rc == RECORD_ALERT) {
 		cef_int(out, "cnt", r, r->root, "berth.alert.count");
-		buf_puts(out, is_true(node_at(r, "berth.alert.dropped")) ? " act=blocked" :
-									   " act=alerted");
+		put_s(out,
+		      is_true(node_at(r, "berth.alert.dropped")) ? " act=blocked" : " act=alerted");
 	} else if (!strcmp(action, "events-lost")) {
 		cef_int(out, "cnt", r, r->root, "berth.lost.count");
 	}
@@ -1239,10 +1296,10 @@ static void cef_extension(struct buf *out, const struct record *r, const char *a
 	cef_custom(out, 2, "containerId", text_at(r, "container.id"));
 	buf_reset(scratch);
 	if (image) {
-		buf_puts(scratch, image);
+		put_s(scratch, image);
 		if (tag) {
-			buf_putc(scratch, ':');
-			buf_puts(scratch, tag);
+			put_c(scratch, ':');
+			put_s(scratch, tag);
 		}
 	}
 	cef_custom(out, 3, "containerImage", image ? scratch->data : NULL);
@@ -1254,7 +1311,7 @@ static void cef_extension(struct buf *out, const struct record *r, const char *a
 		for (binding = json_first(r->doc, ports); binding;
 		     binding = json_next(r->doc, binding)) {
 			if (scratch->len)
-				buf_putc(scratch, ',');
+				put_c(scratch, ',');
 			put_binding_text(scratch, r, binding);
 		}
 	}
@@ -1275,21 +1332,19 @@ static int format_cef(const struct record *r, const char *action, int64_t ms, st
 	const struct action_info *info = action_info_of(action);
 	const char *version = text_at(r, "berth.version");
 	const char *name = info ? info->name : action;
-	struct buf scratch = { 0 };
 
 	if (!strcmp(action, "config-reload") && text_is(r, "event.outcome", "failure"))
 		name = "Configuration reload failed";
-	buf_puts(out, "CEF:0|berth|berth|");
+	put_s(out, "CEF:0|berth|berth|");
 	put_text_z(out, version ? version : BERTH_VERSION, TEXT_CEF_HEADER);
-	buf_putc(out, '|');
+	put_c(out, '|');
 	put_text_z(out, action, TEXT_CEF_HEADER);
-	buf_putc(out, '|');
+	put_c(out, '|');
 	put_text_z(out, name, TEXT_CEF_HEADER);
-	buf_putc(out, '|');
+	put_c(out, '|');
 	put_int(out, cef_severity(r, action));
-	buf_putc(out, '|');
+	put_c(out, '|');
 	cef_extension(out, r, action, ms, &scratch);
-	buf_free(&scratch);
 	return out->failed ? -1 : 0;
 }
 
@@ -1311,7 +1366,7 @@ static const char *const ocsf_severities[] = { "Unknown", "Informational", "Low"
 /* Alerts: event.severity in fifths of 1..100; problems Medium; other records Informational. */
 static unsigned int ocsf_severity_id(const struct record *r, const char *action)
 {
-	if (text_is(r, "event.kind", "alert")) {
+	if (r->alert) {
 		unsigned int severity = alert_severity(r);
 
 		return severity >= 80 ? 5 :
@@ -1450,6 +1505,24 @@ static void ocsf_unmapped(struct jw *w, const struct record *r)
 	jw_end_unless_empty(w, '}');
 }
 
+/* a, b and c in text (cut to its size); the length. */
+static size_t joined(char *text, size_t size, const char *a, const char *b, const char *c)
+{
+	const char *parts[] = { a, b, c };
+	size_t len = 0;
+
+	for (int i = 0; i < 3; i++) {
+		size_t n = strlen(parts[i]);
+
+		if (n > size - 1 - len)
+			n = size - 1 - len;
+		memcpy(text + len, parts[i], n);
+		len += n;
+	}
+	text[len] = '\0';
+	return len;
+}
+
 struct ocsf_class {
 	unsigned int class_uid, category_uid, activity_id;
 	const char *class_name, *category_name, *activity_name;
@@ -1470,8 +1543,8 @@ static void ocsf_begin(struct jw *w, const struct ocsf_class *cls, const struct 
 	jw_int(w, "activity_id", cls->activity_id);
 	jw_text(w, "activity_name", cls->activity_name);
 	jw_int(w, "type_uid", (long long)cls->class_uid * 100 + cls->activity_id);
-	snprintf(type_name, sizeof(type_name), "%s: %s", cls->class_name, cls->activity_name);
-	jw_text(w, "type_name", type_name);
+	jw_string(w, "type_name", type_name,
+		  joined(type_name, sizeof(type_name), cls->class_name, ": ", cls->activity_name));
 	jw_int(w, "time", ms);
 	jw_int(w, "severity_id", severity_id);
 	jw_text(w, "severity", ocsf_severities[severity_id]);
@@ -1482,12 +1555,10 @@ static void ocsf_common(struct jw *w, const struct record *r, const char *action
 			bool with_container, bool blocked)
 {
 	const char *version = text_at(r, "berth.version");
-	struct buf message = { 0 };
-
-	summarize(&message, r, action);
-	if (!message.failed)
-		jw_string(w, "message", message.data ? message.data : "", message.len);
-	buf_free(&message);
+	buf_reset(&scratch);
+	summarize(&scratch, r, action);
+	if (!scratch.failed)
+		jw_string(w, "message", scratch.data ? scratch.data : "", scratch.len);
 
 	jw_object(w, "metadata");
 	jw_text(w, "version", OCSF_VERSION);
@@ -1664,7 +1735,6 @@ static void ocsf_detection_finding(struct jw *w, const struct record *r, const c
 	unsigned int analytic_type = info ? info->analytic_type_id : 0;
 	bool blocked = is_true(node_at(r, "berth.alert.dropped"));
 	long long window_ms;
-	struct buf title = { 0 };
 
 	ocsf_begin(w, &cls, r, action, ms);
 	jw_int(w, "status_id", 1);
@@ -1681,10 +1751,10 @@ static void ocsf_detection_finding(struct jw *w, const struct record *r, const c
 
 	jw_object(w, "finding_info");
 	ocsf_finding_uid(w, r);
-	summarize(&title, r, action);
-	if (!title.failed)
-		jw_string(w, "title", title.data ? title.data : "", title.len);
-	buf_free(&title);
+	buf_reset(&scratch);
+	summarize(&scratch, r, action);
+	if (!scratch.failed)
+		jw_string(w, "title", scratch.data ? scratch.data : "", scratch.len);
 	if (info && info->description)
 		jw_text(w, "desc", info->description);
 	jw_array(w, "types");

@@ -139,6 +139,15 @@ static char *unicode_escape(char *out, unsigned int unit)
 	return out + 6;
 }
 
+/* Printable ASCII but '"' and '\\': written as it is. */
+const bool json_plain[256] = {
+	[0x20 ... 0x21] = true,
+	/* '"' */
+	[0x23 ... 0x5b] = true,
+	/* '\\' */
+	[0x5d ... 0x7e] = true,
+};
+
 /*
  * Plain ASCII out: what is not printable ASCII goes as \u escapes. Text
  * from outside berth (cgroup directory, host, container and interface
@@ -151,15 +160,13 @@ size_t json_escape(const char *text, size_t len, char *out, size_t room, size_t 
 	char *o = out, *o_end = out + room;
 
 	while (p < end) {
-		const unsigned char *run = p;
+		const unsigned char *run_end = p + (end - p < o_end - o ? end - p : o_end - o);
 		uint32_t cp;
 		size_t n;
 
-		while (p < end && *p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\' &&
-		       o + (p - run) < o_end)
-			p++;
-		memcpy(o, run, p - run);
-		o += p - run;
+		/* copied as it is scanned: most strings are a few bytes, a memcpy each cost more */
+		while (p < run_end && json_plain[*p])
+			*o++ = (char)*p++;
 		/* Room for the longest escape of a character, or for the worst of the rest. */
 		if (p == end || (o_end - o < 12 && o_end - o < 6 * (end - p)))
 			break;
@@ -222,7 +229,7 @@ static void put_string(struct json_line *line, const char *text)
 static bool key_is_plain(const char *key)
 {
 	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-		if (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\')
+		if (!json_plain[*p])
 			return false;
 	return true;
 }

@@ -67,6 +67,9 @@ const char *transport_name(uint8_t protocol, char buf[8]);
  */
 size_t utf8_decode(const unsigned char *p, size_t left, uint32_t *code_point);
 
+/* The bytes json_escape() writes as they are: printable ASCII but '"' and '\\'. */
+extern const bool json_plain[256];
+
 /* The most json_escape() writes for len bytes of text. */
 #define JSON_ESCAPED_MAX(len) ((len)*6)
 /*

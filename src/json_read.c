@@ -11,7 +11,7 @@
  * itself. Reading into buffers kept from record to record allocates
  * nothing once they have grown (docs/benchmarks.md, "Outputs").
  */
-#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -184,6 +184,13 @@ static int read_escape(struct reader *r, char **o)
 	return 0;
 }
 
+/* What ends a run of a string's bytes copied as they are. */
+static const bool string_stop[256] = {
+	[0 ... 0x1f] = true,
+	['"'] = true,
+	['\\'] = true,
+};
+
 /* The string at r->p (its opening quote), unescaped into doc->text. */
 static int read_string(struct reader *r, const char **text, uint32_t *len)
 {
@@ -191,13 +198,12 @@ static int read_string(struct reader *r, const char **text, uint32_t *len)
 
 	r->p++;
 	for (;;) {
-		const char *run = r->p;
+		const char *p = r->p;
 
-		while (r->p < r->end && *r->p != '"' && *r->p != '\\' &&
-		       (unsigned char)*r->p >= 0x20)
-			r->p++;
-		memcpy(o, run, r->p - run);
-		o += r->p - run;
+		/* copied as it is scanned: keys and values are a few bytes, a memcpy each cost more */
+		while (p < r->end && !string_stop[(unsigned char)*p])
+			*o++ = *p++;
+		r->p = p;
 		if (r->p == r->end)
 			return fail(r, "unterminated string");
 		if (*r->p == '"')
@@ -395,13 +401,24 @@ refused:
 
 /* ---- looking up ---- */
 
+/* key[0..len) is n's key; inline, since keys are a few bytes and lookups many. */
+static inline bool key_equals(const struct json_node *n, const char *key, size_t len)
+{
+	if (n->key_len != len)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (n->key[i] != key[i])
+			return false;
+	return true;
+}
+
 const struct json_node *json_member(const struct json_doc *doc, const struct json_node *n,
 				    const char *key, size_t key_len)
 {
 	if (!n || n->type != JSON_NODE_OBJECT)
 		return NULL;
 	for (const struct json_node *m = json_first(doc, n); m; m = json_next(doc, m))
-		if (m->key_len == key_len && !memcmp(m->key, key, key_len))
+		if (key_equals(m, key, key_len))
 			return m;
 	return NULL;
 }
@@ -412,28 +429,36 @@ const struct json_node *json_lookup(const struct json_doc *doc, const struct jso
 	const char *part = dotted;
 
 	for (;;) {
-		const char *dot = strchr(part, '.');
-		size_t len = dot ? (size_t)(dot - part) : strlen(part);
+		size_t len = 0;
 
+		while (part[len] && part[len] != '.')
+			len++;
 		n = json_member(doc, n, part, len);
-		if (!n || !dot)
+		if (!n || !part[len])
 			return n;
-		part = dot + 1;
+		part += len + 1;
 	}
 }
 
 bool json_node_int(const struct json_node *n, long long *value)
 {
-	long long v;
-	char *end;
+	const char *p;
+	bool negative;
+	unsigned long long v = 0;
 
 	if (!n || n->type != JSON_NODE_INTEGER)
 		return false;
-	errno = 0;
-	v = strtoll(n->text, &end, 10);
-	if (errno || *end)
+	/* the reader checked the grammar: an optional '-' and digits */
+	p = n->text;
+	negative = *p == '-';
+	for (p += negative; *p; p++) {
+		if (v > (ULLONG_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (unsigned long long)(*p - '0');
+	}
+	if (v > (unsigned long long)LLONG_MAX + negative)
 		return false;
-	*value = v;
+	*value = negative ? (long long)(0 - v) : (long long)v;
 	return true;
 }
 
