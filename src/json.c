@@ -4,7 +4,8 @@
  * tree: at thousands of connections a second a jansson tree cost berth
  * about 10 us of CPU per event in malloc, free and printf (measured with
  * perf during scripts/bench), which the host's own traffic paid for.
- * jansson is still what berth uses to read JSON.
+ * jansson still reads the JSON that comes from outside (runtime APIs, OCI
+ * configs); berth's own records are read back by json_read.c.
  */
 #include <errno.h>
 #include <netinet/in.h>
