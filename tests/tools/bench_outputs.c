@@ -4,7 +4,9 @@
  * replaced (one fwrite of the ECS line into a 64 KiB stdio buffer) in the
  * same run: one file output on /dev/null per arm, written at every
  * "wakeup" of 64 records as the event loop does. Arms rotate ABC CBA over
- * the rounds; the medians are compared.
+ * the rounds; the medians are compared. The arm "write-ecs" also writes
+ * the record each time, with json.c as berth watch does, before the ECS
+ * output takes it.
  *
  *   build/tools/bench_outputs [--records N] [--rounds R]
  *
@@ -12,13 +14,16 @@
  */
 #define _GNU_SOURCE
 #include <getopt.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "clock.h"
+#include "json.h"
 #include "output.h"
 
 /* A connection record of a container on a published port, as berth writes it. */
@@ -30,10 +35,10 @@ static const char record[] =
 	"\"type\":\"ipv4\",\"direction\":\"ingress\"},\"container\":{\"id\":"
 	"\"6040ae1a2f3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5\",\"name\":\"web\","
 	"\"image\":{\"name\":\"nginx\",\"tag\":[\"1.27\"]},\"runtime\":\"docker\"},\"berth\":{"
-	"\"version\":\"0.1.0\",\"port\":{\"host_ip\":\"0.0.0.0\",\"host_port\":8080,"
-	"\"container_port\":80,\"protocol\":\"tcp\"},\"cgroup_id\":44,\"cgroup_path\":"
+	"\"version\":\"0.1.0\",\"view\":\"socket\",\"port\":{\"host_ip\":\"0.0.0.0\",\"host_port\":"
+	"8080,\"container_port\":80,\"protocol\":\"tcp\"},\"cgroup_id\":44,\"cgroup_path\":"
 	"\"/docker/6040ae1a2f3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5\","
-	"\"view\":\"socket\",\"socket_cookie\":4}}";
+	"\"socket_cookie\":4}}";
 
 #define WAKEUP_RECORDS 64
 #define MAX_ROUNDS 64
@@ -42,8 +47,50 @@ struct arm {
 	const char *name;
 	enum output_format format;
 	bool pseudonymize;
+	bool write_record; /* json.c writes the record first */
 	double ns[MAX_ROUNDS];
 };
+
+/* The record above, as berth watch writes it. */
+static struct port_binding web_binding = {
+	.host_ip = "0.0.0.0", .host_port = 8080, .container_port = 80, .protocol = IPPROTO_TCP
+};
+static struct container web = {
+	.id = "6040ae1a2f3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5",
+	.name = "web",
+	.image = "nginx:1.27",
+	.image_tag = "1.27",
+	.runtime = "docker",
+	.bindings = &web_binding,
+	.n_bindings = 1,
+};
+static const struct attribution web_who = {
+	.cgroup_id = 44,
+	.cgroup_path = "/docker/6040ae1a2f3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5",
+	.container_id = web.id,
+	.runtime = "docker",
+	.container = &web,
+	.binding = &web_binding,
+};
+static const struct ecs_meta meta = { .host_name = "vm", .version = "0.1.0" };
+#define RECORD_NS 1796398807057000000ULL /* 2026-12-04T15:40:07.057Z */
+
+static struct berth_event accepted_event(void)
+{
+	struct berth_event ev = {
+		.kind = BERTH_EV_CONN_OPEN,
+		.role = BERTH_ROLE_LOCAL,
+		.protocol = IPPROTO_TCP,
+		.family = 2,
+		.local_port = 80,
+		.remote_port = 35462,
+		.socket_cookie = 4,
+	};
+
+	if (addr_parse("172.17.0.2", ev.local_addr) || addr_parse("198.51.100.2", ev.remote_addr))
+		exit(1);
+	return ev;
+}
 
 static double run_baseline(unsigned long n)
 {
@@ -76,6 +123,8 @@ static double run_arm(const struct arm *arm, unsigned long n, int epoll_fd)
 		.pseudonymize = arm->pseudonymize,
 	};
 	struct pseudonym_key key = { .len = 32 };
+	struct berth_event ev = accepted_event();
+	struct json_line line = { 0 };
 	struct outputs o = { 0 };
 	char err[256];
 	int64_t start;
@@ -86,7 +135,13 @@ static double run_arm(const struct arm *arm, unsigned long n, int epoll_fd)
 	}
 	start = clock_ns(CLOCK_MONOTONIC);
 	for (unsigned long i = 0; i < n; i++) {
-		outputs_send(&o, record, sizeof(record) - 1, "event", "connection-accepted", 0, 1);
+		if (arm->write_record) {
+			ecs_connection(&line, &meta, RECORD_NS, &ev, &web_who);
+			outputs_send(&o, line.buf, line.len, line.kind, line.action, 0, 1);
+		} else {
+			outputs_send(&o, record, sizeof(record) - 1, "event", "connection-accepted",
+				     0, 1);
+		}
 		if (i % WAKEUP_RECORDS == WAKEUP_RECORDS - 1)
 			outputs_flush(&o);
 	}
@@ -98,6 +153,7 @@ static double run_arm(const struct arm *arm, unsigned long n, int epoll_fd)
 		exit(1);
 	}
 	outputs_close(&o, 0);
+	json_line_free(&line);
 	return (double)start / n;
 }
 
@@ -117,12 +173,13 @@ static double median(double *v, unsigned int n)
 int main(int argc, char **argv)
 {
 	struct arm arms[] = {
-		{ "baseline-fwrite", FORMAT_ECS, false, { 0 } },
-		{ "ecs", FORMAT_ECS, false, { 0 } },
-		{ "ecs-pseudonymized", FORMAT_ECS, true, { 0 } },
-		{ "ocsf", FORMAT_OCSF, false, { 0 } },
-		{ "rfc5424", FORMAT_RFC5424, false, { 0 } },
-		{ "cef", FORMAT_CEF, false, { 0 } },
+		{ "baseline-fwrite", FORMAT_ECS, false, false, { 0 } },
+		{ "ecs", FORMAT_ECS, false, false, { 0 } },
+		{ "write-ecs", FORMAT_ECS, false, true, { 0 } },
+		{ "ecs-pseudonymized", FORMAT_ECS, true, false, { 0 } },
+		{ "ocsf", FORMAT_OCSF, false, false, { 0 } },
+		{ "rfc5424", FORMAT_RFC5424, false, false, { 0 } },
+		{ "cef", FORMAT_CEF, false, false, { 0 } },
 	};
 	const unsigned int n_arms = sizeof(arms) / sizeof(arms[0]);
 	unsigned long records = 200000;
@@ -146,6 +203,19 @@ int main(int argc, char **argv)
 	if (!records || !rounds || rounds > MAX_ROUNDS) {
 		fprintf(stderr, "bench_outputs: --records >= 1, --rounds 1 to %d\n", MAX_ROUNDS);
 		return 2;
+	}
+	/* The arms that write the record measure the record the others are fed. */
+	{
+		struct berth_event ev = accepted_event();
+		struct json_line line = { 0 };
+
+		ecs_connection(&line, &meta, RECORD_NS, &ev, &web_who);
+		if (line.len != sizeof(record) - 1 || memcmp(line.buf, record, line.len)) {
+			fprintf(stderr, "bench_outputs: json.c writes another record:\n%.*s\n",
+				(int)line.len, line.buf);
+			return 1;
+		}
+		json_line_free(&line);
 	}
 	/* A warm-up round, then ABC CBA. */
 	run_baseline(records / 10);
