@@ -311,6 +311,16 @@ static void enqueue(struct sink *s, const char *data, size_t len, uint64_t realt
 	s->stats.queued_events = s->count;
 	s->stats.queued_bytes += len;
 	s->pending = true;
+	/*
+	 * Records wait for the end of the loop's wakeup to go out together, but
+	 * one wakeup can drain a whole ring buffer: a queue half full is sent
+	 * now, so that a burst costs a write, not the records past the bound.
+	 */
+	if (s->ops->kick && (s->count * 2 >= s->cfg.queue_events ||
+			     s->stats.queued_bytes * 2 >= s->cfg.queue_bytes)) {
+		s->pending = false;
+		s->ops->kick(s, monotonic_ms());
+	}
 }
 
 /* ---- fds ---- */

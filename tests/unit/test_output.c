@@ -221,6 +221,34 @@ static void test_filters_and_queue_bound(void **state)
 	close(epoll_fd);
 }
 
+/*
+ * One wakeup of the loop can bring more records than a queue holds (a full
+ * ring buffer): a sink that can write takes them as they come, none lost.
+ */
+static void test_burst_beyond_the_bound(void **state)
+{
+	struct tmp *t = *state;
+	struct sink_config config = file_config(t, "burst");
+	struct outputs o = { 0 };
+	char err[256] = "", *text;
+	int epoll_fd = epoll_create1(0);
+
+	config.queue_events = 10;
+	if (outputs_open(&o, &config, 1, NULL, epoll_fd, err, sizeof(err)))
+		fail_msg("%s", err);
+	for (unsigned int i = 0; i < 1000; i++)
+		send_record(&o, "event", "connection-accepted", 0, i);
+	outputs_flush(&o);
+	assert_int_equal(o.sinks[0].stats.lost[LOSS_QUEUE_FULL], 0);
+	assert_int_equal(o.sinks[0].stats.delivered, 1000);
+	text = slurp(t->dir, "burst");
+	assert_int_equal(count_lines(text), 1000);
+	free(text);
+	outputs_close(&o, monotonic_ms() + 1000);
+	sink_config_free(&config);
+	close(epoll_fd);
+}
+
 /* Rotation by size: whole records only, each in exactly one file, keep N. */
 static void test_rotation(void **state)
 {
@@ -368,6 +396,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_targets),
 		cmocka_unit_test_setup_teardown(test_filters_and_queue_bound, tmp_setup,
+						tmp_teardown),
+		cmocka_unit_test_setup_teardown(test_burst_beyond_the_bound, tmp_setup,
 						tmp_teardown),
 		cmocka_unit_test_setup_teardown(test_rotation, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(test_age_and_deleted_file, tmp_setup, tmp_teardown),
