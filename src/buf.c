@@ -19,7 +19,7 @@ void buf_reset(struct buf *b)
 		b->data[0] = '\0';
 }
 
-static bool reserve(struct buf *b, size_t n)
+bool buf_reserve(struct buf *b, size_t n)
 {
 	size_t cap = b->cap ? b->cap : 256;
 	char *data;
@@ -40,24 +40,29 @@ static bool reserve(struct buf *b, size_t n)
 	return true;
 }
 
-bool buf_append(struct buf *b, const void *bytes, size_t n)
+/* Without printf: a format writes several numbers a record. */
+static bool put_digits(struct buf *b, uint64_t magnitude, bool negative)
 {
-	if (!reserve(b, n))
-		return false;
-	memcpy(b->data + b->len, bytes, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-	return true;
+	char digits[21];
+	size_t n = sizeof(digits);
+
+	do {
+		digits[--n] = (char)('0' + magnitude % 10);
+		magnitude /= 10;
+	} while (magnitude);
+	if (negative)
+		digits[--n] = '-';
+	return buf_append(b, digits + n, sizeof(digits) - n);
 }
 
-bool buf_puts(struct buf *b, const char *text)
+bool buf_put_uint(struct buf *b, uint64_t value)
 {
-	return buf_append(b, text, strlen(text));
+	return put_digits(b, value, false);
 }
 
-bool buf_putc(struct buf *b, char c)
+bool buf_put_int(struct buf *b, long long value)
 {
-	return buf_append(b, &c, 1);
+	return put_digits(b, value < 0 ? 0 - (uint64_t)value : (uint64_t)value, value < 0);
 }
 
 bool buf_printf(struct buf *b, const char *fmt, ...)
@@ -68,7 +73,7 @@ bool buf_printf(struct buf *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n < 0 || !reserve(b, (size_t)n))
+	if (n < 0 || !buf_reserve(b, (size_t)n))
 		return false;
 	va_start(ap, fmt);
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);

@@ -9,7 +9,8 @@
  *
  * Every format is written straight into the sink's buffer from the nodes
  * json_read() made: no tree is built, nothing is copied but the output.
- * Numbers are carried as the record writes them.
+ * Numbers are carried as the record writes them. OCSF and a re-written ECS
+ * go through json.c's writer, as berth's records do.
  *
  * Text from outside berth (container, image, label and host names) may hold
  * any byte. Each format escapes what its syntax reserves, writes control
@@ -57,39 +58,6 @@ const char *format_name(enum output_format format)
 	if ((unsigned int)format < sizeof(format_names) / sizeof(format_names[0]))
 		return format_names[format];
 	return "unknown";
-}
-
-/* ---- writing ---- */
-
-/*
- * Appends written through buf's own fields when the room is there, as it
- * is once a sink's buffer has grown to its records' size: a call into
- * buf.c for every key and value was a third of a format's time.
- */
-static inline void put(struct buf *out, const void *bytes, size_t n)
-{
-	if (out->failed || out->len + n >= out->cap) {
-		buf_append(out, bytes, n);
-		return;
-	}
-	memcpy(out->data + out->len, bytes, n);
-	out->len += n;
-	out->data[out->len] = '\0';
-}
-
-static inline void put_c(struct buf *out, char c)
-{
-	if (out->failed || out->len + 1 >= out->cap) {
-		buf_putc(out, c);
-		return;
-	}
-	out->data[out->len++] = c;
-	out->data[out->len] = '\0';
-}
-
-static inline void put_s(struct buf *out, const char *text)
-{
-	put(out, text, strlen(text));
 }
 
 /*
@@ -270,22 +238,6 @@ static bool record_basics(struct record *r, const struct json_doc *ecs, int64_t 
 	return *action && parse_timestamp(text_at(r, "@timestamp"), ms);
 }
 
-static void put_int(struct buf *out, long long value)
-{
-	char digits[24];
-	size_t n = sizeof(digits);
-	unsigned long long u =
-		value < 0 ? 0 - (unsigned long long)value : (unsigned long long)value;
-
-	do {
-		digits[--n] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (value < 0)
-		digits[--n] = '-';
-	put(out, digits + n, sizeof(digits) - n);
-}
-
 /* "2026-12-04T15:07:31.112Z"; gmtime and strftime once per second. */
 static void put_rfc3339(struct buf *out, int64_t ms)
 {
@@ -304,8 +256,8 @@ static void put_rfc3339(struct buf *out, int64_t ms)
 		cached_len = strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
 		cached_secs = secs;
 	}
-	put(out, cached, cached_len);
-	put(out, fraction, 5);
+	buf_append(out, cached, cached_len);
+	buf_append(out, fraction, 5);
 }
 
 /* ---- text ---- */
@@ -353,18 +305,18 @@ static void put_text(struct buf *out, const char *text, size_t len, enum text_ru
 
 		while (p < end && plain_in(*p, rule))
 			p++;
-		put(out, run, p - run);
+		buf_append(out, run, p - run);
 		if (p == end)
 			break;
 		c = *p;
 		if (c >= 0x80) {
 			n = utf8_decode(p, end - p, &cp);
 			if (rule == TEXT_ASCII)
-				put_c(out, '?');
+				buf_putc(out, '?');
 			else if (!n)
-				put(out, REPLACEMENT_CHARACTER, 3);
+				buf_append(out, REPLACEMENT_CHARACTER, 3);
 			else
-				put(out, p, n);
+				buf_append(out, p, n);
 			p += n ? n : 1;
 			continue;
 		}
@@ -375,19 +327,19 @@ static void put_text(struct buf *out, const char *text, size_t len, enum text_ru
 						  (char)('0' + (c >> 3 & 7)),
 						  (char)('0' + (c & 7)) };
 
-				put(out, octal, 4);
+				buf_append(out, octal, 4);
 			} else if (rule == TEXT_CEF_VALUE && c == '\n') {
-				put(out, "\\n", 2);
+				buf_append(out, "\\n", 2);
 			} else if (rule == TEXT_CEF_VALUE && c == '\r') {
-				put(out, "\\r", 2);
+				buf_append(out, "\\r", 2);
 			} else {
-				put_c(out, ' ');
+				buf_putc(out, ' ');
 			}
 			continue;
 		}
 		/* what the rule reserves */
-		put_c(out, '\\');
-		put_c(out, c);
+		buf_putc(out, '\\');
+		buf_putc(out, c);
 	}
 }
 
@@ -423,227 +375,46 @@ static void put_token(struct buf *out, const char *text, size_t len, size_t max,
 		}
 		token[held++] = (char)c;
 		if (held == sizeof(token)) {
-			put(out, token, held);
+			buf_append(out, token, held);
 			held = 0;
 		}
 		written++;
 		p += n;
 	}
 	if (held)
-		put(out, token, held);
+		buf_append(out, token, held);
 	if (!written)
-		put_c(out, sd_name ? '_' : '-');
+		buf_putc(out, sd_name ? '_' : '-');
 }
 
-/*
- * A JSON string of text[0..len), escaped by json.c's rules, in one append
- * with the punctuation around it (before: ',' or 0; after: ':' or 0).
- */
-static void put_json_string(struct buf *out, char before, const char *text, size_t len, char after)
-{
-	size_t need = JSON_ESCAPED_MAX(len) + 4, n = 0, written, took;
-	char chunk[512], *o;
+/* ---- copying into JSON (OCSF) ---- */
 
-	if (!out->failed && out->len + need < out->cap) {
-		/* straight into the buffer: it has the room for the worst case */
-		o = out->data + out->len;
-		if (before)
-			o[n++] = before;
-		o[n++] = '"';
-		json_escape(text, len, o + n, need - n, &written);
-		n += written;
-		o[n++] = '"';
-		if (after)
-			o[n++] = after;
-		out->len += n;
-		out->data[out->len] = '\0';
-		return;
-	}
-	if (before)
-		chunk[n++] = before;
-	chunk[n++] = '"';
-	/* two bytes kept for the closing quote and after */
-	took = json_escape(text, len, chunk + n, sizeof(chunk) - n - 2, &written);
-	n += written;
-	while (took < len) {
-		put(out, chunk, n);
-		took += json_escape(text + took, len - took, chunk, sizeof(chunk) - 2, &n);
-	}
-	chunk[n++] = '"';
-	if (after)
-		chunk[n++] = after;
-	put(out, chunk, n);
-}
-
-/* ---- a JSON writer for OCSF and re-written ECS ---- */
-
-#define JW_MAX_DEPTH (JSON_READ_MAX_DEPTH + 8)
-
-/*
- * Compact JSON straight into out. An object or array can be taken back at
- * its end when nothing was put in it: OCSF leaves empty objects out.
- */
-struct jw {
-	struct buf *out;
-	unsigned int depth;
-	uint64_t has_member;	    /* bit d: the container at depth d has a member */
-	uint64_t had_member;	    /* bit d: depth d - 1 had one before the container at d */
-	size_t begun[JW_MAX_DEPTH]; /* where the container at depth d began, comma included */
-	bool failed;		    /* nested too deep */
-};
-
-/* The comma before a member or element, and "key": when there is a key. */
-static void jw_key(struct jw *w, const char *key, size_t key_len)
-{
-	uint64_t bit = 1ull << w->depth;
-	char comma = w->has_member & bit ? ',' : 0;
-
-	w->has_member |= bit;
-	if (key)
-		put_json_string(w->out, comma, key, key_len, ':');
-	else if (comma)
-		put_c(w->out, comma);
-}
-
-static void jw_begin(struct jw *w, const char *key, size_t key_len, char bracket)
-{
-	size_t at = w->out->len;
-	uint64_t had = w->has_member >> w->depth & 1;
-
-	if (w->depth + 1 >= JW_MAX_DEPTH) {
-		w->failed = true;
-		return;
-	}
-	jw_key(w, key, key_len);
-	put_c(w->out, bracket);
-	w->depth++;
-	w->begun[w->depth] = at;
-	w->had_member = (w->had_member & ~(1ull << w->depth)) | had << w->depth;
-	w->has_member &= ~(1ull << w->depth);
-}
-
-static void jw_object(struct jw *w, const char *key)
-{
-	jw_begin(w, key, key ? strlen(key) : 0, '{');
-}
-
-static void jw_array(struct jw *w, const char *key)
-{
-	jw_begin(w, key, key ? strlen(key) : 0, '[');
-}
-
-static void jw_end(struct jw *w, char bracket)
-{
-	if (w->failed)
-		return;
-	put_c(w->out, bracket);
-	w->depth--;
-}
-
-/* Closes the container, or takes it back when it is empty; true when it stays. */
-static bool jw_end_unless_empty(struct jw *w, char bracket)
-{
-	struct buf *out = w->out;
-
-	if (w->failed)
-		return false;
-	if (w->has_member >> w->depth & 1) {
-		jw_end(w, bracket);
-		return true;
-	}
-	if (!out->failed) {
-		out->len = w->begun[w->depth];
-		out->data[out->len] = '\0';
-	}
-	w->depth--;
-	if (!(w->had_member >> (w->depth + 1) & 1))
-		w->has_member &= ~(1ull << w->depth);
-	return false;
-}
-
-static void jw_string(struct jw *w, const char *key, const char *text, size_t len)
-{
-	jw_key(w, key, strlen(key));
-	put_json_string(w->out, 0, text, len, 0);
-}
-
-/* key: text; nothing when text is NULL. */
-static void jw_text(struct jw *w, const char *key, const char *text)
-{
-	if (text)
-		jw_string(w, key, text, strlen(text));
-}
-
-static void jw_element(struct jw *w, const char *text)
-{
-	jw_key(w, NULL, 0);
-	put_json_string(w->out, 0, text, strlen(text), 0);
-}
-
-static void jw_int(struct jw *w, const char *key, long long value)
-{
-	jw_key(w, key, strlen(key));
-	put_int(w->out, value);
-}
-
-/* key: a + b, or nothing when a record's numbers are too big to add. */
-static void jw_sum(struct jw *w, const char *key, long long a, long long b)
-{
-	long long sum;
-
-	if (!__builtin_add_overflow(a, b, &sum))
-		jw_int(w, key, sum);
-}
-
-/* A value of the record, as it is (key NULL in an array). */
-static void jw_node(struct jw *w, const struct json_doc *doc, const char *key, size_t key_len,
-		    const struct json_node *n)
-{
-	const struct json_node *m;
-	bool object = n->type == JSON_NODE_OBJECT;
-
-	switch (n->type) {
-	case JSON_NODE_OBJECT:
-	case JSON_NODE_ARRAY:
-		jw_begin(w, key, key_len, object ? '{' : '[');
-		for (m = json_first(doc, n); m && !w->failed; m = json_next(doc, m))
-			jw_node(w, doc, object ? m->key : NULL, m->key_len, m);
-		jw_end(w, object ? '}' : ']');
-		return;
-	case JSON_NODE_STRING:
-		jw_key(w, key, key_len);
-		put_json_string(w->out, 0, n->text, n->len, 0);
-		return;
-	case JSON_NODE_INTEGER:
-	case JSON_NODE_REAL:
-		jw_key(w, key, key_len);
-		put(w->out, n->text, n->len);
-		return;
-	default:
-		jw_key(w, key, key_len);
-		put_s(w->out, n->type == JSON_NODE_TRUE	 ? "true" :
-			      n->type == JSON_NODE_FALSE ? "false" :
-							   "null");
-	}
-}
-
-/* The string at path, as key. */
-static void jw_copy_text(struct jw *w, const char *key, const struct record *r,
-			 const struct json_node *n, const char *path)
+/* The string at path inside n, as key; nothing when there is none. */
+static void copy_text(struct json_line *w, const char *key, const struct record *r,
+		      const struct json_node *n, const char *path)
 {
 	const struct json_node *v = node_in(r, n, path);
 
 	if (v && v->type == JSON_NODE_STRING)
-		jw_string(w, key, v->text, v->len);
+		json_add_string_len(w, key, v->text, v->len);
 }
 
-static void jw_copy_int(struct jw *w, const char *key, const struct record *r,
-			const struct json_node *n, const char *path)
+static void copy_int(struct json_line *w, const char *key, const struct record *r,
+		     const struct json_node *n, const char *path)
 {
 	long long value;
 
 	if (int_in(r, n, path, &value))
-		jw_int(w, key, value);
+		json_add_int(w, key, value);
+}
+
+/* key: a + b, or nothing when a record's numbers are too big to add. */
+static void add_sum(struct json_line *w, const char *key, long long a, long long b)
+{
+	long long sum;
+
+	if (!__builtin_add_overflow(a, b, &sum))
+		json_add_int(w, key, sum);
 }
 
 /* ---- what kind of record, how severe ---- */
@@ -745,17 +516,17 @@ static void put_endpoint_summary(struct buf *b, const struct record *r,
 	if (!host)
 		host = text_in(r, side, "address");
 	if (host && has_port && strchr(host, ':')) {
-		put_c(b, '[');
-		put_s(b, host);
-		put_c(b, ']');
+		buf_putc(b, '[');
+		buf_puts(b, host);
+		buf_putc(b, ']');
 	} else if (host) {
-		put_s(b, host);
+		buf_puts(b, host);
 	} else if (!has_port) {
-		put_c(b, '?');
+		buf_putc(b, '?');
 	}
 	if (has_port) {
-		put_c(b, ':');
-		put_int(b, port);
+		buf_putc(b, ':');
+		buf_put_int(b, port);
 	}
 }
 
@@ -764,8 +535,8 @@ static void put_transport_summary(struct buf *b, const struct record *r)
 {
 	const char *transport = text_at(r, "network.transport");
 
-	put_c(b, '/');
-	put_s(b, transport ? transport : "?");
+	buf_putc(b, '/');
+	buf_puts(b, transport ? transport : "?");
 }
 
 /* " (web, published 0.0.0.0:8080)": the container and the published port, when known. */
@@ -777,20 +548,20 @@ static void put_container_summary(struct buf *b, const struct record *r)
 
 	if (!name && !id)
 		return;
-	put(b, " (", 2);
+	buf_append(b, " (", 2);
 	if (name)
-		put_s(b, name);
+		buf_puts(b, name);
 	else
-		put(b, id, strnlen(id, 12));
+		buf_append(b, id, strnlen(id, 12));
 	if (host_ip && int_at(r, "berth.port.host_port", &host_port)) {
 		bool v6 = strchr(host_ip, ':');
 
-		put_s(b, v6 ? ", published [" : ", published ");
-		put_s(b, host_ip);
-		put_s(b, v6 ? "]:" : ":");
-		put_int(b, host_port);
+		buf_puts(b, v6 ? ", published [" : ", published ");
+		buf_puts(b, host_ip);
+		buf_puts(b, v6 ? "]:" : ":");
+		buf_put_int(b, host_port);
 	}
-	put_c(b, ')');
+	buf_putc(b, ')');
 }
 
 static void summarize_alert(struct buf *b, const struct record *r, const char *action)
@@ -799,9 +570,9 @@ static void summarize_alert(struct buf *b, const struct record *r, const char *a
 	long long port, window_ms, suppressed;
 	const char *rule = text_at(r, "rule.name");
 
-	put_s(b, action);
+	buf_puts(b, action);
 	if (source) {
-		put_c(b, ' ');
+		buf_putc(b, ' ');
 		put_endpoint_summary(b, r, source);
 	}
 	if (int_at(r, "destination.port", &port)) {
@@ -816,7 +587,7 @@ static void summarize_alert(struct buf *b, const struct record *r, const char *a
 	if (int_at(r, "berth.alert.suppressed", &suppressed) && suppressed)
 		buf_printf(b, ", %lld suppressed", suppressed);
 	if (is_true(node_at(r, "berth.alert.dropped")))
-		put_s(b, ", dropped");
+		buf_puts(b, ", dropped");
 }
 
 static void summarize_port_stats(struct buf *b, const struct record *r)
@@ -830,7 +601,7 @@ static void summarize_port_stats(struct buf *b, const struct record *r)
 		if (int_at(r, "destination.port", &port))
 			buf_printf(b, "%lld", port);
 		else
-			put_s(b, "unpublished");
+			buf_puts(b, "unpublished");
 		put_transport_summary(b, r);
 		put_container_summary(b, r);
 		buf_printf(b, ": %lld packets, %lld bytes, %lld SYNs in %lld s",
@@ -861,20 +632,20 @@ static void summarize(struct buf *b, const struct record *r, const char *action)
 	if (r->alert) {
 		summarize_alert(b, r, action);
 	} else if (!strncmp(action, "connection-", 11)) {
-		put_s(b, action);
-		put_c(b, ' ');
+		buf_puts(b, action);
+		buf_putc(b, ' ');
 		put_endpoint_summary(b, r, node_at(r, "source"));
-		put_s(b, " -> ");
+		buf_puts(b, " -> ");
 		put_endpoint_summary(b, r, node_at(r, "destination"));
 		put_transport_summary(b, r);
 		put_container_summary(b, r);
 		if (int_at(r, "event.duration", &duration_ns)) {
-			put_s(b, " after ");
-			put_int(b, duration_ns / 1000000);
-			put_s(b, " ms");
+			buf_puts(b, " after ");
+			buf_put_int(b, duration_ns / 1000000);
+			buf_puts(b, " ms");
 		}
 	} else if (!strcmp(action, "listen")) {
-		put_s(b, "listen ");
+		buf_puts(b, "listen ");
 		put_endpoint_summary(b, r, node_at(r, "server"));
 		put_transport_summary(b, r);
 		put_container_summary(b, r);
@@ -913,7 +684,7 @@ static void summarize(struct buf *b, const struct record *r, const char *action)
 			   text ? text : "?", int_or_zero(r, "berth.runtime.down_ms"),
 			   int_or_zero(r, "berth.runtime.containers_changed"));
 	} else {
-		put_s(b, action);
+		buf_puts(b, action);
 	}
 }
 
@@ -957,26 +728,26 @@ static int syslog_header(const struct record *r, const char *action, int64_t ms,
 		facility = sys->facility;
 	if (sys && sys->app_name && *sys->app_name)
 		app_name = sys->app_name;
-	put_c(out, '<');
-	put_int(out, facility * 8 + syslog_severity(r, action));
-	put(out, ">1 ", 3);
+	buf_putc(out, '<');
+	buf_put_int(out, facility * 8 + syslog_severity(r, action));
+	buf_append(out, ">1 ", 3);
 	put_rfc3339(out, ms);
-	put_c(out, ' ');
+	buf_putc(out, ' ');
 	if (string_of(host))
 		put_token(out, host->text, host->len, SYSLOG_HOSTNAME_MAX, false);
 	else
 		put_token(out, "", 0, SYSLOG_HOSTNAME_MAX, false);
-	put_c(out, ' ');
+	buf_putc(out, ' ');
 	put_token(out, app_name, strlen(app_name), SYSLOG_APP_NAME_MAX, false);
 	if (sys && sys->procid) {
-		put_c(out, ' ');
-		put_int(out, sys->procid);
-		put_c(out, ' ');
+		buf_putc(out, ' ');
+		buf_put_int(out, sys->procid);
+		buf_putc(out, ' ');
 	} else {
-		put(out, " - ", 3);
+		buf_append(out, " - ", 3);
 	}
 	put_token(out, action, strlen(action), SYSLOG_MSGID_MAX, false);
-	put_c(out, ' ');
+	buf_putc(out, ' ');
 	return out->failed ? -1 : 0;
 }
 
@@ -1006,16 +777,16 @@ static void put_sd_param(struct buf *out, const char *name, size_t name_len,
 	default:
 		return;
 	}
-	put_c(out, ' ');
+	buf_putc(out, ' ');
 	put_token(out, name, name_len, SD_NAME_MAX, true);
-	put(out, "=\"", 2);
+	buf_append(out, "=\"", 2);
 	if (v->type == JSON_NODE_TRUE)
-		put(out, "true", 4);
+		buf_append(out, "true", 4);
 	else if (v->type == JSON_NODE_FALSE)
-		put(out, "false", 5);
+		buf_append(out, "false", 5);
 	else
 		put_text(out, v->text, v->len, TEXT_SD_VALUE);
-	put_c(out, '"');
+	buf_putc(out, '"');
 }
 
 /*
@@ -1091,16 +862,16 @@ static void put_structured_data(struct buf *out, const struct record *r)
 	for (const struct json_node *m = json_first(r->doc, r->root); m; m = json_next(r->doc, m)) {
 		if (m->type != JSON_NODE_OBJECT)
 			continue;
-		put_c(out, '[');
+		buf_putc(out, '[');
 		put_token(out, m->key, m->key_len, SD_NAME_MAX - pen_len, true);
-		put(out, pen, pen_len);
+		buf_append(out, pen, pen_len);
 		path[0] = '\0';
 		put_sd_params(out, r, path, 0, m, 0);
-		put_c(out, ']');
+		buf_putc(out, ']');
 		any = true;
 	}
 	if (!any)
-		put_c(out, '-');
+		buf_putc(out, '-');
 }
 
 static int format_rfc5424(const struct record *r, const char *action, int64_t ms,
@@ -1111,7 +882,7 @@ static int format_rfc5424(const struct record *r, const char *action, int64_t ms
 	if (syslog_header(r, action, ms, sys, out))
 		return -1;
 	put_structured_data(out, r);
-	put_c(out, ' ');
+	buf_putc(out, ' ');
 	buf_reset(msg);
 	summarize(msg, r, action);
 	put_text(out, msg->data ? msg->data : "", msg->len, TEXT_ASCII);
@@ -1139,9 +910,9 @@ static unsigned int cef_severity(const struct record *r, const char *action)
 /* " key=" */
 static void cef_key(struct buf *out, const char *key)
 {
-	put_c(out, ' ');
-	put_s(out, key);
-	put_c(out, '=');
+	buf_putc(out, ' ');
+	buf_puts(out, key);
+	buf_putc(out, '=');
 }
 
 /* ` key=value` with the value escaped; nothing when value is NULL. */
@@ -1160,7 +931,7 @@ static void cef_int(struct buf *out, const char *key, const struct record *r,
 
 	if (int_in(r, n, path, &value)) {
 		cef_key(out, key);
-		put_int(out, value);
+		buf_put_int(out, value);
 	}
 }
 
@@ -1181,10 +952,10 @@ static void cef_custom(struct buf *out, unsigned int n, const char *label, const
 	if (!value)
 		return;
 	cef_text(out, key, value);
-	put_c(out, ' ');
-	put_s(out, key);
-	put_s(out, "Label=");
-	put_s(out, label);
+	buf_putc(out, ' ');
+	buf_puts(out, key);
+	buf_puts(out, "Label=");
+	buf_puts(out, label);
 }
 
 /* "0.0.0.0:8080->80/tcp" */
@@ -1195,14 +966,14 @@ static void put_binding_text(struct buf *b, const struct record *r, const struct
 	bool v6 = host_ip && strchr(host_ip, ':');
 
 	if (v6)
-		put_c(b, '[');
-	put_s(b, host_ip ? host_ip : "");
-	put_s(b, v6 ? "]:" : ":");
-	put_int(b, int_or_zero_in(r, binding, "host_port"));
-	put(b, "->", 2);
-	put_int(b, int_or_zero_in(r, binding, "container_port"));
-	put_c(b, '/');
-	put_s(b, protocol ? protocol : "?");
+		buf_putc(b, '[');
+	buf_puts(b, host_ip ? host_ip : "");
+	buf_puts(b, v6 ? "]:" : ":");
+	buf_put_int(b, int_or_zero_in(r, binding, "host_port"));
+	buf_append(b, "->", 2);
+	buf_put_int(b, int_or_zero_in(r, binding, "container_port"));
+	buf_putc(b, '/');
+	buf_puts(b, protocol ? protocol : "?");
 }
 
 /* The CEF extension's counters: cn1..cn3 by record kind. */
@@ -1253,8 +1024,8 @@ static void cef_extension(struct buf *out, const struct record *r, const char *a
 		tags && tags->type == JSON_NODE_ARRAY ? string_of(json_first(r->doc, tags)) : NULL;
 	const struct json_node *ports = node_at(r, "berth.ports"), *binding;
 
-	put(out, "rt=", 3);
-	put_int(out, ms);
+	buf_append(out, "rt=", 3);
+	buf_put_int(out, ms);
 	cef_text(out, "dvchost", text_at(r, "host.name"));
 	if (text_at(r, "source.ip"))
 		cef_text(out, "src", text_at(r, "source.ip"));
@@ -1264,16 +1035,16 @@ static void cef_extension(struct buf *out, const struct record *r, const char *a
 	cef_text(out, "dst", text_in(r, far, "ip"));
 	cef_int(out, "dpt", r, far, "port");
 	if (transport) {
-		put_s(out, " proto=");
+		buf_puts(out, " proto=");
 		for (const char *p = transport; *p; p++)
-			put_c(out, *p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+			buf_putc(out, *p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
 	}
 	/* CEF: 0 inbound, 1 outbound. The interface view only sees what comes in. */
 	if ((direction && !strcmp(direction, "ingress")) || text_is(r, "berth.view", "interface") ||
 	    (!strcmp(action, "port-stats") && text_is(r, "berth.role", "server")))
-		put_s(out, " deviceDirection=0");
+		buf_puts(out, " deviceDirection=0");
 	else if ((direction && !strcmp(direction, "egress")) || text_is(r, "berth.role", "client"))
-		put_s(out, " deviceDirection=1");
+		buf_puts(out, " deviceDirection=1");
 	if (!strcmp(action, "connection-closed")) {
 		cef_int(out, "in", r, r->root, "berth.connection.bytes_in");
 		cef_int(out, "out", r, r->root, "berth.connection.bytes_out");
@@ -1283,8 +1054,8 @@ static void cef_extension(struct buf *out, const struct record *r, const char *a
 	}
 	if (rc == RECORD_ALERT) {
 		cef_int(out, "cnt", r, r->root, "berth.alert.count");
-		put_s(out,
-		      is_true(node_at(r, "berth.alert.dropped")) ? " act=blocked" : " act=alerted");
+		buf_puts(out, is_true(node_at(r, "berth.alert.dropped")) ? " act=blocked" :
+									   " act=alerted");
 	} else if (!strcmp(action, "events-lost")) {
 		cef_int(out, "cnt", r, r->root, "berth.lost.count");
 	}
@@ -1296,10 +1067,10 @@ static void cef_extension(struct buf *out, const struct record *r, const char *a
 	cef_custom(out, 2, "containerId", text_at(r, "container.id"));
 	buf_reset(scratch);
 	if (image) {
-		put_s(scratch, image);
+		buf_puts(scratch, image);
 		if (tag) {
-			put_c(scratch, ':');
-			put_s(scratch, tag);
+			buf_putc(scratch, ':');
+			buf_puts(scratch, tag);
 		}
 	}
 	cef_custom(out, 3, "containerImage", image ? scratch->data : NULL);
@@ -1311,7 +1082,7 @@ static void cef_extension(struct buf *out, const struct record *r, const char *a
 		for (binding = json_first(r->doc, ports); binding;
 		     binding = json_next(r->doc, binding)) {
 			if (scratch->len)
-				put_c(scratch, ',');
+				buf_putc(scratch, ',');
 			put_binding_text(scratch, r, binding);
 		}
 	}
@@ -1335,15 +1106,15 @@ static int format_cef(const struct record *r, const char *action, int64_t ms, st
 
 	if (!strcmp(action, "config-reload") && text_is(r, "event.outcome", "failure"))
 		name = "Configuration reload failed";
-	put_s(out, "CEF:0|berth|berth|");
+	buf_puts(out, "CEF:0|berth|berth|");
 	put_text_z(out, version ? version : BERTH_VERSION, TEXT_CEF_HEADER);
-	put_c(out, '|');
+	buf_putc(out, '|');
 	put_text_z(out, action, TEXT_CEF_HEADER);
-	put_c(out, '|');
+	buf_putc(out, '|');
 	put_text_z(out, name, TEXT_CEF_HEADER);
-	put_c(out, '|');
-	put_int(out, cef_severity(r, action));
-	put_c(out, '|');
+	buf_putc(out, '|');
+	buf_put_int(out, cef_severity(r, action));
+	buf_putc(out, '|');
 	cef_extension(out, r, action, ms, &scratch);
 	return out->failed ? -1 : 0;
 }
@@ -1379,25 +1150,25 @@ static unsigned int ocsf_severity_id(const struct record *r, const char *action)
 }
 
 /* The members of a network_endpoint: ip and port; a pseudonymised source.address as uid. */
-static void ocsf_endpoint_members(struct jw *w, const struct record *r,
+static void ocsf_endpoint_members(struct json_line *w, const struct record *r,
 				  const struct json_node *side)
 {
-	jw_copy_text(w, "ip", r, side, "ip");
-	jw_copy_text(w, "uid", r, side, "address");
-	jw_copy_int(w, "port", r, side, "port");
+	copy_text(w, "ip", r, side, "ip");
+	copy_text(w, "uid", r, side, "address");
+	copy_int(w, "port", r, side, "port");
 }
 
 /* An evidence's endpoint: only when the record has the side, and not empty. */
-static void ocsf_evidence_endpoint(struct jw *w, const char *key, const struct record *r,
+static void ocsf_evidence_endpoint(struct json_line *w, const char *key, const struct record *r,
 				   const char *side)
 {
 	const struct json_node *n = node_at(r, side);
 
 	if (!is_object(n))
 		return;
-	jw_object(w, key);
+	json_begin_object(w, key);
 	ocsf_endpoint_members(w, r, n);
-	jw_end_unless_empty(w, '}');
+	json_end_object_unless_empty(w);
 }
 
 static unsigned int protocol_number(const char *transport)
@@ -1411,67 +1182,67 @@ static unsigned int protocol_number(const char *transport)
 }
 
 /* network_connection_info; direction "ingress", "egress" or NULL (unknown). */
-static void ocsf_connection_info(struct jw *w, const struct record *r, const char *direction)
+static void ocsf_connection_info(struct json_line *w, const struct record *r, const char *direction)
 {
 	const char *transport = text_at(r, "network.transport");
 	const char *ip_version = text_at(r, "network.type");
 	const struct json_node *cookie = node_at(r, "berth.socket_cookie");
 	long long unused;
 
-	jw_object(w, "connection_info");
+	json_begin_object(w, "connection_info");
 	if (json_node_int(cookie, &unused))
-		jw_string(w, "uid", cookie->text, cookie->len);
+		json_add_string_len(w, "uid", cookie->text, cookie->len);
 	if (transport) {
-		jw_text(w, "protocol_name", transport);
-		jw_int(w, "protocol_num", protocol_number(transport));
+		json_add_string(w, "protocol_name", transport);
+		json_add_int(w, "protocol_num", protocol_number(transport));
 	}
 	if (ip_version && !strcmp(ip_version, "ipv4")) {
-		jw_int(w, "protocol_ver_id", 4);
-		jw_text(w, "protocol_ver", "Internet Protocol version 4 (IPv4)");
+		json_add_int(w, "protocol_ver_id", 4);
+		json_add_string(w, "protocol_ver", "Internet Protocol version 4 (IPv4)");
 	} else if (ip_version && !strcmp(ip_version, "ipv6")) {
-		jw_int(w, "protocol_ver_id", 6);
-		jw_text(w, "protocol_ver", "Internet Protocol version 6 (IPv6)");
+		json_add_int(w, "protocol_ver_id", 6);
+		json_add_string(w, "protocol_ver", "Internet Protocol version 6 (IPv6)");
 	}
 	if (direction && !strcmp(direction, "ingress")) {
-		jw_int(w, "direction_id", 1);
-		jw_text(w, "direction", "Inbound");
+		json_add_int(w, "direction_id", 1);
+		json_add_string(w, "direction", "Inbound");
 	} else if (direction && !strcmp(direction, "egress")) {
-		jw_int(w, "direction_id", 2);
-		jw_text(w, "direction", "Outbound");
+		json_add_int(w, "direction_id", 2);
+		json_add_string(w, "direction", "Outbound");
 	} else {
-		jw_int(w, "direction_id", 0);
-		jw_text(w, "direction", "Unknown");
+		json_add_int(w, "direction_id", 0);
+		json_add_string(w, "direction", "Unknown");
 	}
-	jw_end(w, '}');
+	json_end_object(w);
 }
 
 /* container (profile "container"): uid, name, image, runtime, orchestrator; true when written. */
-static bool ocsf_container(struct jw *w, const struct record *r)
+static bool ocsf_container(struct json_line *w, const struct record *r)
 {
 	const struct json_node *tags = node_at(r, "container.image.tag");
 
 	if (!is_object(node_at(r, "container")))
 		return false;
-	jw_object(w, "container");
-	jw_copy_text(w, "uid", r, r->root, "container.id");
-	jw_copy_text(w, "name", r, r->root, "container.name");
-	jw_object(w, "image");
-	jw_copy_text(w, "name", r, r->root, "container.image.name");
+	json_begin_object(w, "container");
+	copy_text(w, "uid", r, r->root, "container.id");
+	copy_text(w, "name", r, r->root, "container.name");
+	json_begin_object(w, "image");
+	copy_text(w, "name", r, r->root, "container.image.name");
 	/* ECS's tag is an array; OCSF's image has one tag */
 	if (tags && tags->type == JSON_NODE_ARRAY) {
 		const struct json_node *tag = json_first(r->doc, tags);
 
 		if (string_of(tag))
-			jw_string(w, "tag", tag->text, tag->len);
+			json_add_string_len(w, "tag", tag->text, tag->len);
 	}
-	jw_end_unless_empty(w, '}');
-	jw_copy_text(w, "runtime", r, r->root, "container.runtime");
-	jw_copy_text(w, "network_driver", r, r->root, "berth.container.network_mode");
+	json_end_object_unless_empty(w);
+	copy_text(w, "runtime", r, r->root, "container.runtime");
+	copy_text(w, "network_driver", r, r->root, "berth.container.network_mode");
 	if (text_at(r, "orchestrator.type")) {
-		jw_copy_text(w, "orchestrator", r, r->root, "orchestrator.type");
-		jw_copy_text(w, "pod_uuid", r, r->root, "orchestrator.resource.id");
+		copy_text(w, "orchestrator", r, r->root, "orchestrator.type");
+		copy_text(w, "pod_uuid", r, r->root, "orchestrator.resource.id");
 	}
-	return jw_end_unless_empty(w, '}');
+	return json_end_object_unless_empty(w);
 }
 
 /*
@@ -1479,30 +1250,30 @@ static bool ocsf_container(struct jw *w, const struct record *r)
  * which is metadata.product.version), the container's labels and security
  * context, the Kubernetes namespace and pod name.
  */
-static void ocsf_unmapped(struct jw *w, const struct record *r)
+static void ocsf_unmapped(struct json_line *w, const struct record *r)
 {
 	const struct json_node *berth = node_at(r, "berth"), *v;
 
-	jw_object(w, "unmapped");
+	json_begin_object(w, "unmapped");
 	if (is_object(berth)) {
-		jw_object(w, "berth");
+		json_begin_object(w, "berth");
 		for (v = json_first(r->doc, berth); v; v = json_next(r->doc, v))
 			if (strcmp(v->key, "version"))
-				jw_node(w, r->doc, v->key, v->key_len, v);
-		jw_end_unless_empty(w, '}');
+				json_add_node(w, r->doc, v);
+		json_end_object_unless_empty(w);
 	}
-	jw_object(w, "container");
+	json_begin_object(w, "container");
 	v = node_at(r, "container.labels");
 	if (v)
-		jw_node(w, r->doc, "labels", 6, v);
+		json_add_node(w, r->doc, v);
 	v = node_at(r, "container.security_context");
 	if (v)
-		jw_node(w, r->doc, "security_context", 16, v);
-	jw_end_unless_empty(w, '}');
+		json_add_node(w, r->doc, v);
+	json_end_object_unless_empty(w);
 	v = node_at(r, "orchestrator");
 	if (v)
-		jw_node(w, r->doc, "orchestrator", 12, v);
-	jw_end_unless_empty(w, '}');
+		json_add_node(w, r->doc, v);
+	json_end_object_unless_empty(w);
 }
 
 /* a, b and c in text (cut to its size); the length. */
@@ -1529,85 +1300,86 @@ struct ocsf_class {
 };
 
 /* Opens the event with the fields of the base event every class has, in OCSF's order of reading. */
-static void ocsf_begin(struct jw *w, const struct ocsf_class *cls, const struct record *r,
+static void ocsf_begin(struct json_line *w, const struct ocsf_class *cls, const struct record *r,
 		       const char *action, int64_t ms)
 {
 	unsigned int severity_id = ocsf_severity_id(r, action);
 	char type_name[128];
 
-	jw_object(w, NULL);
-	jw_int(w, "class_uid", cls->class_uid);
-	jw_text(w, "class_name", cls->class_name);
-	jw_int(w, "category_uid", cls->category_uid);
-	jw_text(w, "category_name", cls->category_name);
-	jw_int(w, "activity_id", cls->activity_id);
-	jw_text(w, "activity_name", cls->activity_name);
-	jw_int(w, "type_uid", (long long)cls->class_uid * 100 + cls->activity_id);
-	jw_string(w, "type_name", type_name,
-		  joined(type_name, sizeof(type_name), cls->class_name, ": ", cls->activity_name));
-	jw_int(w, "time", ms);
-	jw_int(w, "severity_id", severity_id);
-	jw_text(w, "severity", ocsf_severities[severity_id]);
+	json_begin_object(w, NULL);
+	json_add_int(w, "class_uid", cls->class_uid);
+	json_add_string(w, "class_name", cls->class_name);
+	json_add_int(w, "category_uid", cls->category_uid);
+	json_add_string(w, "category_name", cls->category_name);
+	json_add_int(w, "activity_id", cls->activity_id);
+	json_add_string(w, "activity_name", cls->activity_name);
+	json_add_int(w, "type_uid", (long long)cls->class_uid * 100 + cls->activity_id);
+	json_add_string_len(
+		w, "type_name", type_name,
+		joined(type_name, sizeof(type_name), cls->class_name, ": ", cls->activity_name));
+	json_add_int(w, "time", ms);
+	json_add_int(w, "severity_id", severity_id);
+	json_add_string(w, "severity", ocsf_severities[severity_id]);
 }
 
 /* message, metadata, device: after the class's own fields. */
-static void ocsf_common(struct jw *w, const struct record *r, const char *action,
+static void ocsf_common(struct json_line *w, const struct record *r, const char *action,
 			bool with_container, bool blocked)
 {
 	const char *version = text_at(r, "berth.version");
 	buf_reset(&scratch);
 	summarize(&scratch, r, action);
 	if (!scratch.failed)
-		jw_string(w, "message", scratch.data ? scratch.data : "", scratch.len);
+		json_add_string_len(w, "message", scratch.data ? scratch.data : "", scratch.len);
 
-	jw_object(w, "metadata");
-	jw_text(w, "version", OCSF_VERSION);
-	jw_object(w, "product");
-	jw_text(w, "name", "berth");
-	jw_text(w, "vendor_name", "berth");
-	jw_text(w, "version", version ? version : BERTH_VERSION);
-	jw_end(w, '}');
-	jw_text(w, "event_code", action);
-	jw_array(w, "profiles");
+	json_begin_object(w, "metadata");
+	json_add_string(w, "version", OCSF_VERSION);
+	json_begin_object(w, "product");
+	json_add_string(w, "name", "berth");
+	json_add_string(w, "vendor_name", "berth");
+	json_add_string(w, "version", version ? version : BERTH_VERSION);
+	json_end_object(w);
+	json_add_string(w, "event_code", action);
+	json_begin_array(w, "profiles");
 	if (text_at(r, "host.name"))
-		jw_element(w, "host");
+		json_add_string(w, NULL, "host");
 	if (with_container)
-		jw_element(w, "container");
+		json_add_string(w, NULL, "container");
 	if (blocked)
-		jw_element(w, "security_control");
-	jw_end(w, ']');
-	jw_end(w, '}');
+		json_add_string(w, NULL, "security_control");
+	json_end_array(w);
+	json_end_object(w);
 
 	if (text_at(r, "host.name")) {
-		jw_object(w, "device");
-		jw_copy_text(w, "hostname", r, r->root, "host.name");
-		jw_int(w, "type_id", 0);
-		jw_text(w, "type", "Unknown");
-		jw_end(w, '}');
+		json_begin_object(w, "device");
+		copy_text(w, "hostname", r, r->root, "host.name");
+		json_add_int(w, "type_id", 0);
+		json_add_string(w, "type", "Unknown");
+		json_end_object(w);
 	}
 }
 
 /* traffic of port-stats in the socket view: a server's clients are the sources. */
-static void ocsf_socket_traffic(struct jw *w, const struct record *r, bool client)
+static void ocsf_socket_traffic(struct json_line *w, const struct record *r, bool client)
 {
 	const struct json_node *interval = node_at(r, "berth.stats.interval");
 	long long a = 0, b = 0;
 
 	/* what a server received went source -> destination (bytes_out); a client is the source */
 	if (int_in(r, interval, client ? "bytes_out" : "bytes_in", &a))
-		jw_int(w, "bytes_out", a);
+		json_add_int(w, "bytes_out", a);
 	if (int_in(r, interval, client ? "bytes_in" : "bytes_out", &b))
-		jw_int(w, "bytes_in", b);
-	jw_sum(w, "bytes", a, b);
+		json_add_int(w, "bytes_in", b);
+	add_sum(w, "bytes", a, b);
 	a = b = 0;
 	if (int_in(r, interval, client ? "packets_out" : "packets_in", &a))
-		jw_int(w, "packets_out", a);
+		json_add_int(w, "packets_out", a);
 	if (int_in(r, interval, client ? "packets_in" : "packets_out", &b))
-		jw_int(w, "packets_in", b);
-	jw_sum(w, "packets", a, b);
+		json_add_int(w, "packets_in", b);
+	add_sum(w, "packets", a, b);
 }
 
-static void ocsf_network_activity(struct jw *w, const struct record *r, const char *action,
+static void ocsf_network_activity(struct json_line *w, const struct record *r, const char *action,
 				  int64_t ms)
 {
 	struct ocsf_class cls = { OCSF_CLASS_NETWORK_ACTIVITY, 4,
@@ -1642,29 +1414,29 @@ static void ocsf_network_activity(struct jw *w, const struct record *r, const ch
 	ocsf_begin(w, &cls, r, action, ms);
 	if (!strcmp(action, "port-stats") && int_at(r, "berth.stats.interval_s", &interval_s) &&
 	    interval_s >= 0 && interval_s <= ms / 1000) {
-		jw_int(w, "start_time", ms - interval_s * 1000);
-		jw_int(w, "end_time", ms);
+		json_add_int(w, "start_time", ms - interval_s * 1000);
+		json_add_int(w, "end_time", ms);
 	}
 	if (int_at(r, "event.duration", &duration_ns))
-		jw_int(w, "duration", duration_ns / 1000000);
+		json_add_int(w, "duration", duration_ns / 1000000);
 
 	/* OCSF 1.1 requires both endpoints; unknown is an empty one, not an invented one. */
-	jw_object(w, "src_endpoint");
+	json_begin_object(w, "src_endpoint");
 	if (connection)
 		ocsf_endpoint_members(w, r, node_at(r, "source"));
-	jw_end(w, '}');
-	jw_object(w, "dst_endpoint");
+	json_end_object(w);
+	json_begin_object(w, "dst_endpoint");
 	if (connection || interface_view)
 		ocsf_endpoint_members(w, r, node_at(r, "destination"));
 	else
 		ocsf_endpoint_members(w, r, node_at(r, "server"));
 	if (interface_view)
-		jw_copy_text(w, "interface_name", r, r->root, "observer.ingress.interface.name");
-	jw_end(w, '}');
+		copy_text(w, "interface_name", r, r->root, "observer.ingress.interface.name");
+	json_end_object(w);
 	ocsf_connection_info(w, r, direction);
 
 	if (closed || interface_view || socket_view) {
-		jw_object(w, "traffic");
+		json_begin_object(w, "traffic");
 		if (closed) {
 			/* OCSF counts from the source's side: bytes_out went source -> destination */
 			long long sent = 0, received = 0;
@@ -1672,26 +1444,25 @@ static void ocsf_network_activity(struct jw *w, const struct record *r, const ch
 			bool has_received = int_at(r, "destination.bytes", &received);
 
 			if (has_sent)
-				jw_int(w, "bytes_out", sent);
+				json_add_int(w, "bytes_out", sent);
 			if (has_received)
-				jw_int(w, "bytes_in", received);
+				json_add_int(w, "bytes_in", received);
 			if (has_sent && has_received)
-				jw_sum(w, "bytes", sent, received);
+				add_sum(w, "bytes", sent, received);
 		} else if (interface_view) {
 			/* from the (unknown) sources to the host port */
-			jw_copy_int(w, "bytes_out", r, r->root, "berth.stats.interval.bytes_in");
-			jw_copy_int(w, "bytes", r, r->root, "berth.stats.interval.bytes_in");
-			jw_copy_int(w, "packets_out", r, r->root,
-				    "berth.stats.interval.packets_in");
-			jw_copy_int(w, "packets", r, r->root, "berth.stats.interval.packets_in");
+			copy_int(w, "bytes_out", r, r->root, "berth.stats.interval.bytes_in");
+			copy_int(w, "bytes", r, r->root, "berth.stats.interval.bytes_in");
+			copy_int(w, "packets_out", r, r->root, "berth.stats.interval.packets_in");
+			copy_int(w, "packets", r, r->root, "berth.stats.interval.packets_in");
 		} else {
 			ocsf_socket_traffic(w, r, client);
 		}
-		jw_end_unless_empty(w, '}');
+		json_end_object_unless_empty(w);
 	}
 	ocsf_common(w, r, action, ocsf_container(w, r), false);
 	ocsf_unmapped(w, r);
-	jw_end(w, '}');
+	json_end_object(w);
 }
 
 /*
@@ -1700,29 +1471,28 @@ static void ocsf_network_activity(struct jw *w, const struct record *r, const ch
  * always gets the same uid, and a pseudonymised record does not hash its
  * source address.
  */
-static void ocsf_finding_uid(struct jw *w, const struct record *r)
+static void ocsf_finding_uid(struct json_line *w, const struct record *r)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned int digest_len = 0;
 	struct buf ecs = { 0 };
-	struct jw record = { .out = &ecs };
+	struct json_line record = { .out = &ecs };
 	char uid[32];
 
-	jw_node(&record, r->doc, NULL, 0, r->root);
-	if (!ecs.failed && !record.failed &&
-	    EVP_Digest(ecs.data, ecs.len, digest, &digest_len, EVP_sha256(), NULL) &&
+	json_add_node(&record, r->doc, r->root);
+	if (!ecs.failed && EVP_Digest(ecs.data, ecs.len, digest, &digest_len, EVP_sha256(), NULL) &&
 	    digest_len >= 16) {
 		for (int i = 0; i < 16; i++) {
 			uid[2 * i] = hex[digest[i] >> 4];
 			uid[2 * i + 1] = hex[digest[i] & 0xf];
 		}
-		jw_string(w, "uid", uid, sizeof(uid));
+		json_add_string_len(w, "uid", uid, sizeof(uid));
 	}
 	buf_free(&ecs);
 }
 
-static void ocsf_detection_finding(struct jw *w, const struct record *r, const char *action,
+static void ocsf_detection_finding(struct json_line *w, const struct record *r, const char *action,
 				   int64_t ms)
 {
 	static const char *const analytic_types[] = { "Unknown", "Rule", "Behavioral",
@@ -1737,58 +1507,59 @@ static void ocsf_detection_finding(struct jw *w, const struct record *r, const c
 	long long window_ms;
 
 	ocsf_begin(w, &cls, r, action, ms);
-	jw_int(w, "status_id", 1);
-	jw_text(w, "status", "New");
-	jw_copy_int(w, "count", r, r->root, "berth.alert.count");
+	json_add_int(w, "status_id", 1);
+	json_add_string(w, "status", "New");
+	copy_int(w, "count", r, r->root, "berth.alert.count");
 	if (int_at(r, "berth.alert.window_ms", &window_ms) && window_ms >= 0 && window_ms <= ms) {
-		jw_int(w, "start_time", ms - window_ms);
-		jw_int(w, "end_time", ms);
+		json_add_int(w, "start_time", ms - window_ms);
+		json_add_int(w, "end_time", ms);
 	}
 	if (blocked) {
-		jw_int(w, "disposition_id", 2);
-		jw_text(w, "disposition", "Blocked");
+		json_add_int(w, "disposition_id", 2);
+		json_add_string(w, "disposition", "Blocked");
 	}
 
-	jw_object(w, "finding_info");
+	json_begin_object(w, "finding_info");
 	ocsf_finding_uid(w, r);
 	buf_reset(&scratch);
 	summarize(&scratch, r, action);
 	if (!scratch.failed)
-		jw_string(w, "title", scratch.data ? scratch.data : "", scratch.len);
+		json_add_string_len(w, "title", scratch.data ? scratch.data : "", scratch.len);
 	if (info && info->description)
-		jw_text(w, "desc", info->description);
-	jw_array(w, "types");
-	jw_element(w, action);
-	jw_end(w, ']');
-	jw_object(w, "analytic");
+		json_add_string(w, "desc", info->description);
+	json_begin_array(w, "types");
+	json_add_string(w, NULL, action);
+	json_end_array(w);
+	json_begin_object(w, "analytic");
 	if (text_at(r, "rule.name"))
-		jw_copy_text(w, "name", r, r->root, "rule.name");
+		copy_text(w, "name", r, r->root, "rule.name");
 	else
-		jw_text(w, "name", action);
-	jw_int(w, "type_id", analytic_type);
-	jw_text(w, "type", analytic_types[analytic_type]);
-	jw_text(w, "category", action);
-	jw_end(w, '}');
-	jw_int(w, "created_time", ms);
-	jw_end(w, '}');
+		json_add_string(w, "name", action);
+	json_add_int(w, "type_id", analytic_type);
+	json_add_string(w, "type", analytic_types[analytic_type]);
+	json_add_string(w, "category", action);
+	json_end_object(w);
+	json_add_int(w, "created_time", ms);
+	json_end_object(w);
 
-	jw_array(w, "evidences");
-	jw_object(w, NULL);
+	json_begin_array(w, "evidences");
+	json_begin_object(w, NULL);
 	ocsf_evidence_endpoint(w, "src_endpoint", r, "source");
 	ocsf_evidence_endpoint(w, "dst_endpoint", r, "destination");
 	if (text_at(r, "network.transport"))
 		ocsf_connection_info(w, r, "ingress");
 	ocsf_container(w, r);
-	jw_end_unless_empty(w, '}');
-	jw_end_unless_empty(w, ']');
+	json_end_object_unless_empty(w);
+	json_end_array_unless_empty(w);
 
 	ocsf_common(w, r, action, false, blocked);
 	ocsf_unmapped(w, r);
-	jw_end(w, '}');
+	json_end_object(w);
 }
 
 /* Base Event (class 0): activity Other named by the action, berth's content unmapped. */
-static void ocsf_base_event(struct jw *w, const struct record *r, const char *action, int64_t ms)
+static void ocsf_base_event(struct json_line *w, const struct record *r, const char *action,
+			    int64_t ms)
 {
 	const struct ocsf_class cls = { OCSF_CLASS_BASE, 0,	OCSF_ACTIVITY_OTHER, "Base Event",
 					"Uncategorized", action };
@@ -1796,21 +1567,21 @@ static void ocsf_base_event(struct jw *w, const struct record *r, const char *ac
 
 	ocsf_begin(w, &cls, r, action, ms);
 	if (outcome && !strcmp(outcome, "success")) {
-		jw_int(w, "status_id", 1);
-		jw_text(w, "status", "Success");
+		json_add_int(w, "status_id", 1);
+		json_add_string(w, "status", "Success");
 	} else if (outcome && !strcmp(outcome, "failure")) {
-		jw_int(w, "status_id", 2);
-		jw_text(w, "status", "Failure");
-		jw_copy_text(w, "status_detail", r, r->root, "error.message");
+		json_add_int(w, "status_id", 2);
+		json_add_string(w, "status", "Failure");
+		copy_text(w, "status_detail", r, r->root, "error.message");
 	}
 	ocsf_common(w, r, action, ocsf_container(w, r), false);
 	ocsf_unmapped(w, r);
-	jw_end(w, '}');
+	json_end_object(w);
 }
 
 static int format_ocsf(const struct record *r, const char *action, int64_t ms, struct buf *out)
 {
-	struct jw w = { .out = out };
+	struct json_line w = { .out = out };
 
 	switch (record_class_of(r, action)) {
 	case RECORD_ALERT:
@@ -1822,7 +1593,7 @@ static int format_ocsf(const struct record *r, const char *action, int64_t ms, s
 	default:
 		ocsf_base_event(&w, r, action, ms);
 	}
-	return w.failed || out->failed ? -1 : 0;
+	return out->failed ? -1 : 0;
 }
 
 /* ---- every format ---- */
@@ -1831,14 +1602,14 @@ static int format_ocsf(const struct record *r, const char *action, int64_t ms, s
 static int format_ecs(const struct json_doc *ecs, struct buf *out)
 {
 	struct record r = { .doc = ecs, .root = json_root(ecs) };
-	struct jw w = { .out = out };
+	struct json_line w = { .out = out };
 
 	/* The record was checked where it was made: only what every record has. */
 	if (!is_object(r.root) || !json_member(ecs, r.root, "@timestamp", 10) ||
 	    !text_at(&r, "event.action"))
 		return -1;
-	jw_node(&w, ecs, NULL, 0, r.root);
-	return w.failed || out->failed ? -1 : 0;
+	json_add_node(&w, ecs, r.root);
+	return out->failed ? -1 : 0;
 }
 
 int format_record(enum output_format format, const struct json_doc *ecs,

@@ -5,7 +5,9 @@
  * about 10 us of CPU per event in malloc, free and printf (measured with
  * perf during scripts/bench), which the host's own traffic paid for.
  * jansson still reads the JSON that comes from outside (runtime APIs, OCI
- * configs); berth's own records are read back by json_read.c.
+ * configs); berth's own records are read back by json_read.c. The writer is
+ * the formats' too: OCSF, and ECS after a sink's transforms, go through it
+ * into the sink's buffer.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -45,56 +47,7 @@ const char *transport_name(uint8_t protocol, char buf[8])
 	return buf;
 }
 
-/* ---- the writer ---- */
-
-void json_line_free(struct json_line *line)
-{
-	free(line->buf);
-	*line = (struct json_line){ 0 };
-}
-
-static void reset(struct json_line *line)
-{
-	line->len = 0;
-	line->depth = 0;
-	line->has_member = 0;
-	line->failed = false;
-}
-
-/* Room for n more bytes; false (and the line marked failed) without memory. */
-static bool reserve(struct json_line *line, size_t n)
-{
-	size_t cap = line->cap ? line->cap : 1024;
-	char *grown;
-
-	if (line->len + n <= line->cap)
-		return true;
-	while (cap < line->len + n)
-		cap *= 2;
-	grown = realloc(line->buf, cap);
-	if (!grown) {
-		line->failed = true;
-		return false;
-	}
-	line->buf = grown;
-	line->cap = cap;
-	return true;
-}
-
-static inline void put(struct json_line *line, const char *bytes, size_t n)
-{
-	if (line->len + n > line->cap && !reserve(line, n))
-		return;
-	memcpy(line->buf + line->len, bytes, n);
-	line->len += n;
-}
-
-static inline void put_char(struct json_line *line, char c)
-{
-	if (line->len + 1 > line->cap && !reserve(line, 1))
-		return;
-	line->buf[line->len++] = c;
-}
+/* ---- escaping ---- */
 
 size_t utf8_decode(const unsigned char *p, size_t left, uint32_t *code_point)
 {
@@ -214,104 +167,225 @@ size_t json_escape(const char *text, size_t len, char *out, size_t room, size_t 
 	return p - (const unsigned char *)text;
 }
 
-static void put_string(struct json_line *line, const char *text)
-{
-	size_t len = strlen(text), room = JSON_ESCAPED_MAX(len) + 2, written;
+/* ---- the writer ---- */
 
-	if (line->len + room > line->cap && !reserve(line, room))
-		return;
-	line->buf[line->len++] = '"';
-	json_escape(text, len, line->buf + line->len, room - 2, &written);
-	line->len += written;
-	line->buf[line->len++] = '"';
+void json_line_free(struct json_line *line)
+{
+	buf_free(&line->buf);
+	*line = (struct json_line){ 0 };
 }
 
-/* Printable ASCII without quote or backslash: written as it is. */
-static bool key_is_plain(const char *key)
+/* Starts a text in the line's own buffer. */
+static void reset(struct json_line *line)
 {
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-		if (!json_plain[*p])
-			return false;
-	return true;
+	buf_reset(&line->buf);
+	line->out = &line->buf;
+	line->depth = 0;
+	line->has_member = 0;
+	line->had_member = 0;
+}
+
+/*
+ * A JSON string of text[0..len), with the punctuation around it (before:
+ * ',' or 0; after: ':' or 0), escaped straight into the buffer in one
+ * append: it is given the room of the worst case first.
+ */
+static void put_string(struct buf *out, char before, const char *text, size_t len, char after)
+{
+	size_t room = JSON_ESCAPED_MAX(len) + 4, n = 0, written;
+	char *o;
+
+	if ((out->failed || out->len + room >= out->cap) && !buf_reserve(out, room))
+		return;
+	o = out->data + out->len;
+	if (before)
+		o[n++] = before;
+	o[n++] = '"';
+	json_escape(text, len, o + n, JSON_ESCAPED_MAX(len), &written);
+	n += written;
+	o[n++] = '"';
+	if (after)
+		o[n++] = after;
+	o[n] = '\0';
+	out->len += n;
 }
 
 /* The comma before a member or element, and "key": when there is a key. */
-static void put_key(struct json_line *line, const char *key)
+static void put_key(struct json_line *line, const char *key, size_t key_len)
 {
-	uint32_t bit = 1u << line->depth;
+	uint64_t bit = 1ull << line->depth;
+	char comma = line->has_member & bit ? ',' : 0;
 
-	if (line->has_member & bit)
-		put_char(line, ',');
 	line->has_member |= bit;
-	if (key) {
-		/* Keys are berth's own, or label keys: only those may need escaping. */
-		if (key_is_plain(key)) {
-			size_t n = strlen(key);
-
-			put_char(line, '"');
-			put(line, key, n);
-			put(line, "\":", 2);
-		} else {
-			put_string(line, key);
-			put_char(line, ':');
-		}
-	}
+	if (key)
+		put_string(line->out, comma, key, key_len, ':');
+	else if (comma)
+		buf_putc(line->out, comma);
 }
 
-static void open_container(struct json_line *line, const char *key, char bracket)
+static void open_container(struct json_line *line, const char *key, size_t key_len, char bracket)
 {
-	put_key(line, key);
-	put_char(line, bracket);
-	if (line->depth + 1 >= JSON_LINE_MAX_DEPTH) {
-		line->failed = true;
+	size_t at = line->out->len;
+	uint64_t had = line->has_member >> line->depth & 1;
+
+	if (line->depth + 1 >= JSON_WRITE_MAX_DEPTH) {
+		line->out->failed = true;
 		return;
 	}
+	put_key(line, key, key_len);
+	buf_putc(line->out, bracket);
 	line->depth++;
-	line->has_member &= ~(1u << line->depth);
+	line->begun[line->depth] = at;
+	line->had_member = (line->had_member & ~(1ull << line->depth)) | had << line->depth;
+	line->has_member &= ~(1ull << line->depth);
 }
 
 static void close_container(struct json_line *line, char bracket)
 {
-	put_char(line, bracket);
-	if (line->depth)
-		line->depth--;
+	if (line->out->failed || !line->depth)
+		return;
+	buf_putc(line->out, bracket);
+	line->depth--;
 }
 
-static void begin_object(struct json_line *line, const char *key)
+/* Closes the container, or takes it back to where it began when it is empty. */
+static bool close_unless_empty(struct json_line *line, char bracket)
 {
-	open_container(line, key, '{');
+	struct buf *out = line->out;
+
+	if (out->failed || !line->depth)
+		return false;
+	if (line->has_member >> line->depth & 1) {
+		close_container(line, bracket);
+		return true;
+	}
+	out->len = line->begun[line->depth];
+	out->data[out->len] = '\0';
+	line->depth--;
+	if (!(line->had_member >> (line->depth + 1) & 1))
+		line->has_member &= ~(1ull << line->depth);
+	return false;
 }
 
-static void end_object(struct json_line *line)
+static size_t key_length(const char *key)
+{
+	return key ? strlen(key) : 0;
+}
+
+void json_begin_object(struct json_line *line, const char *key)
+{
+	open_container(line, key, key_length(key), '{');
+}
+
+void json_begin_array(struct json_line *line, const char *key)
+{
+	open_container(line, key, key_length(key), '[');
+}
+
+void json_end_object(struct json_line *line)
 {
 	close_container(line, '}');
 }
 
-static void add_string(struct json_line *line, const char *key, const char *value)
+void json_end_array(struct json_line *line)
 {
-	put_key(line, key);
-	put_string(line, value);
+	close_container(line, ']');
 }
 
-static void add_uint(struct json_line *line, const char *key, uint64_t value)
+bool json_end_object_unless_empty(struct json_line *line)
 {
-	char digits[20];
-	size_t n = sizeof(digits);
+	return close_unless_empty(line, '}');
+}
 
-	put_key(line, key);
-	do {
-		digits[--n] = '0' + value % 10;
-		value /= 10;
-	} while (value);
-	put(line, digits + n, sizeof(digits) - n);
+bool json_end_array_unless_empty(struct json_line *line)
+{
+	return close_unless_empty(line, ']');
+}
+
+void json_add_string_len(struct json_line *line, const char *key, const char *text, size_t len)
+{
+	put_key(line, key, key_length(key));
+	put_string(line->out, 0, text, len, 0);
+}
+
+void json_add_string(struct json_line *line, const char *key, const char *text)
+{
+	if (text)
+		json_add_string_len(line, key, text, strlen(text));
+}
+
+void json_add_uint(struct json_line *line, const char *key, uint64_t value)
+{
+	put_key(line, key, key_length(key));
+	buf_put_uint(line->out, value);
+}
+
+void json_add_int(struct json_line *line, const char *key, long long value)
+{
+	put_key(line, key, key_length(key));
+	buf_put_int(line->out, value);
+}
+
+void json_add_bool(struct json_line *line, const char *key, bool value)
+{
+	put_key(line, key, key_length(key));
+	if (value)
+		buf_append(line->out, "true", 4);
+	else
+		buf_append(line->out, "false", 5);
+}
+
+void json_add_null(struct json_line *line, const char *key)
+{
+	put_key(line, key, key_length(key));
+	buf_append(line->out, "null", 4);
+}
+
+void json_add_double(struct json_line *line, const char *key, double value)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%.3f", value);
+	put_key(line, key, key_length(key));
+	buf_puts(line->out, text);
+}
+
+void json_add_node(struct json_line *line, const struct json_doc *doc, const struct json_node *n)
+{
+	const struct json_node *m;
+
+	switch (n->type) {
+	case JSON_NODE_OBJECT:
+	case JSON_NODE_ARRAY:
+		open_container(line, n->key, n->key_len, n->type == JSON_NODE_OBJECT ? '{' : '[');
+		for (m = json_first(doc, n); m && !line->out->failed; m = json_next(doc, m))
+			json_add_node(line, doc, m);
+		close_container(line, n->type == JSON_NODE_OBJECT ? '}' : ']');
+		return;
+	case JSON_NODE_STRING:
+		put_key(line, n->key, n->key_len);
+		put_string(line->out, 0, n->text, n->len, 0);
+		return;
+	case JSON_NODE_INTEGER:
+	case JSON_NODE_REAL:
+		/* numbers as the record wrote them */
+		put_key(line, n->key, n->key_len);
+		buf_append(line->out, n->text, n->len);
+		return;
+	default:
+		put_key(line, n->key, n->key_len);
+		buf_puts(line->out, n->type == JSON_NODE_TRUE  ? "true" :
+				    n->type == JSON_NODE_FALSE ? "false" :
+								 "null");
+	}
 }
 
 static void add_string_array(struct json_line *line, const char *key, const char *const *values)
 {
-	open_container(line, key, '[');
+	json_begin_array(line, key);
 	for (; *values; values++)
-		add_string(line, NULL, *values);
-	close_container(line, ']');
+		json_add_string(line, NULL, *values);
+	json_end_array(line);
 }
 
 /* ---- ECS records ---- */
@@ -332,36 +406,36 @@ static void begin_record(struct json_line *line, uint64_t realtime_ns, const cha
 	line->severity = 0;
 	line->realtime_ns = realtime_ns;
 	format_timestamp(realtime_ns, timestamp);
-	begin_object(line, NULL);
-	add_string(line, "@timestamp", timestamp);
-	begin_object(line, "event");
-	add_string(line, "kind", kind);
+	json_begin_object(line, NULL);
+	json_add_string(line, "@timestamp", timestamp);
+	json_begin_object(line, "event");
+	json_add_string(line, "kind", kind);
 	add_string_array(line, "category", categories);
 	add_string_array(line, "type", types);
-	add_string(line, "action", action);
+	json_add_string(line, "action", action);
 }
 
 static void end_event(struct json_line *line, const struct ecs_meta *meta)
 {
-	end_object(line);
-	begin_object(line, "host");
-	add_string(line, "name", meta->host_name);
-	end_object(line);
+	json_end_object(line);
+	json_begin_object(line, "host");
+	json_add_string(line, "name", meta->host_name);
+	json_end_object(line);
 }
 
 /* berth's own fields read best last, after the ECS ones: "berth" closes the record. */
 static void begin_berth(struct json_line *line, const struct ecs_meta *meta, const char *view)
 {
-	begin_object(line, "berth");
-	add_string(line, "version", meta->version);
+	json_begin_object(line, "berth");
+	json_add_string(line, "version", meta->version);
 	if (view)
-		add_string(line, "view", view);
+		json_add_string(line, "view", view);
 }
 
 static void end_record(struct json_line *line)
 {
-	end_object(line); /* berth */
-	end_object(line); /* the record */
+	json_end_object(line); /* berth */
+	json_end_object(line); /* the record */
 }
 
 static void add_endpoint(struct json_line *line, const char *key, const uint8_t addr[ADDR_LEN],
@@ -369,12 +443,12 @@ static void add_endpoint(struct json_line *line, const char *key, const uint8_t 
 {
 	char text[ADDR_STRLEN];
 
-	begin_object(line, key);
-	add_string(line, "ip", addr_format(addr, text));
-	add_uint(line, "port", port);
+	json_begin_object(line, key);
+	json_add_string(line, "ip", addr_format(addr, text));
+	json_add_uint(line, "port", port);
 	if (bytes)
-		add_uint(line, "bytes", *bytes);
-	end_object(line);
+		json_add_uint(line, "bytes", *bytes);
+	json_end_object(line);
 }
 
 static void add_network(struct json_line *line, uint8_t protocol, const char *type,
@@ -382,22 +456,13 @@ static void add_network(struct json_line *line, uint8_t protocol, const char *ty
 {
 	char proto[8];
 
-	begin_object(line, "network");
-	add_string(line, "transport", transport_name(protocol, proto));
+	json_begin_object(line, "network");
+	json_add_string(line, "transport", transport_name(protocol, proto));
 	if (type)
-		add_string(line, "type", type);
+		json_add_string(line, "type", type);
 	if (direction)
-		add_string(line, "direction", direction);
-	end_object(line);
-}
-
-static void add_bool(struct json_line *line, const char *key, bool value)
-{
-	put_key(line, key);
-	if (value)
-		put(line, "true", 4);
-	else
-		put(line, "false", 5);
+		json_add_string(line, "direction", direction);
+	json_end_object(line);
 }
 
 /*
@@ -411,40 +476,35 @@ static void add_labels(struct json_line *line, const struct container *c)
 
 	if (!c->n_labels)
 		return;
-	begin_object(line, "labels");
+	json_begin_object(line, "labels");
 	for (unsigned int i = 0; i < c->n_labels; i++) {
 		snprintf(key, sizeof(key), "%s", c->labels[i].key);
 		for (char *p = key; *p; p++)
 			if (*p == '.')
 				*p = '_';
-		add_string(line, key, c->labels[i].value);
+		json_add_string(line, key, c->labels[i].value);
 	}
-	end_object(line);
+	json_end_object(line);
 }
 
 /* image.name without the tag, image.tag as ECS's array. */
 static void add_image(struct json_line *line, const struct container *c)
 {
-	size_t name_len = strlen(c->image);
+	size_t name_len = strlen(c->image), tag_len = strlen(c->image_tag);
 
-	if (!*c->image)
+	if (!name_len)
 		return;
-	if (*c->image_tag)
-		name_len -= strlen(c->image_tag) + 1;
-	begin_object(line, "image");
-	put_key(line, "name");
-	{
-		char name[IMAGE_NAME_MAX];
-
-		snprintf(name, sizeof(name), "%.*s", (int)name_len, c->image);
-		put_string(line, name);
-	}
+	/* the tag ends the name, after a ':' */
+	if (tag_len && tag_len < name_len)
+		name_len -= tag_len + 1;
+	json_begin_object(line, "image");
+	json_add_string_len(line, "name", c->image, name_len);
 	if (*c->image_tag) {
-		open_container(line, "tag", '[');
-		add_string(line, NULL, c->image_tag);
-		close_container(line, ']');
+		json_begin_array(line, "tag");
+		json_add_string(line, NULL, c->image_tag);
+		json_end_array(line);
 	}
-	end_object(line);
+	json_end_object(line);
 }
 
 /*
@@ -458,59 +518,59 @@ static void add_container(struct json_line *line, const struct attribution *who,
 
 	if (!who || !who->container_id)
 		return;
-	begin_object(line, "container");
-	add_string(line, "id", who->container_id);
+	json_begin_object(line, "container");
+	json_add_string(line, "id", who->container_id);
 	if (c && *c->name)
-		add_string(line, "name", c->name);
+		json_add_string(line, "name", c->name);
 	if (c)
 		add_image(line, c);
 	if (who->runtime)
-		add_string(line, "runtime", who->runtime);
+		json_add_string(line, "runtime", who->runtime);
 	if (c && with_labels)
 		add_labels(line, c);
 	if (c && c->privileged) {
-		begin_object(line, "security_context");
-		add_bool(line, "privileged", true);
-		end_object(line);
+		json_begin_object(line, "security_context");
+		json_add_bool(line, "privileged", true);
+		json_end_object(line);
 	}
-	end_object(line);
+	json_end_object(line);
 	if (c && *c->k8s.pod_name) {
-		begin_object(line, "orchestrator");
-		add_string(line, "type", "kubernetes");
+		json_begin_object(line, "orchestrator");
+		json_add_string(line, "type", "kubernetes");
 		if (*c->k8s.pod_namespace)
-			add_string(line, "namespace", c->k8s.pod_namespace);
-		begin_object(line, "resource");
-		add_string(line, "type", "pod");
-		add_string(line, "name", c->k8s.pod_name);
+			json_add_string(line, "namespace", c->k8s.pod_namespace);
+		json_begin_object(line, "resource");
+		json_add_string(line, "type", "pod");
+		json_add_string(line, "name", c->k8s.pod_name);
 		if (*c->k8s.pod_uid)
-			add_string(line, "id", c->k8s.pod_uid);
-		end_object(line);
-		end_object(line);
+			json_add_string(line, "id", c->k8s.pod_uid);
+		json_end_object(line);
+		json_end_object(line);
 	}
 }
 
 /* berth.container: what ECS has no field for. */
 static void add_berth_container(struct json_line *line, const struct container *c)
 {
-	begin_object(line, "container");
-	add_string(line, "user", *c->user ? c->user : "");
-	add_bool(line, "privileged", c->privileged);
-	add_bool(line, "read_only_rootfs", c->read_only_rootfs);
+	json_begin_object(line, "container");
+	json_add_string(line, "user", *c->user ? c->user : "");
+	json_add_bool(line, "privileged", c->privileged);
+	json_add_bool(line, "read_only_rootfs", c->read_only_rootfs);
 	if (*c->network_mode)
-		add_string(line, "network_mode", c->network_mode);
-	end_object(line);
+		json_add_string(line, "network_mode", c->network_mode);
+	json_end_object(line);
 }
 
 static void add_binding(struct json_line *line, const char *key, const struct port_binding *b)
 {
 	char proto[8];
 
-	begin_object(line, key);
-	add_string(line, "host_ip", b->host_ip);
-	add_uint(line, "host_port", b->host_port);
-	add_uint(line, "container_port", b->container_port);
-	add_string(line, "protocol", transport_name(b->protocol, proto));
-	end_object(line);
+	json_begin_object(line, key);
+	json_add_string(line, "host_ip", b->host_ip);
+	json_add_uint(line, "host_port", b->host_port);
+	json_add_uint(line, "container_port", b->container_port);
+	json_add_string(line, "protocol", transport_name(b->protocol, proto));
+	json_end_object(line);
 }
 
 /* berth.port, berth.cgroup_id and berth.cgroup_path. */
@@ -521,9 +581,9 @@ static void add_berth_attribution(struct json_line *line, const struct attributi
 	if (who->binding)
 		add_binding(line, "port", who->binding);
 	if (who->cgroup_id)
-		add_uint(line, "cgroup_id", who->cgroup_id);
+		json_add_uint(line, "cgroup_id", who->cgroup_id);
 	if (who->cgroup_path)
-		add_string(line, "cgroup_path", who->cgroup_path);
+		json_add_string(line, "cgroup_path", who->cgroup_path);
 }
 
 static const char *role_name(uint8_t role)
@@ -553,7 +613,7 @@ struct json_line *ecs_connection(struct json_line *line, const struct ecs_meta *
 
 	begin_record(line, realtime_ns, "event", categories, closed ? end : start, action);
 	if (closed)
-		add_uint(line, "duration", ev->duration_ns);
+		json_add_uint(line, "duration", ev->duration_ns);
 	end_event(line, meta);
 	add_endpoint(line, "source", src_addr, src_port, closed ? &src_bytes : NULL);
 	add_endpoint(line, "destination", dst_addr, dst_port, closed ? &dst_bytes : NULL);
@@ -562,15 +622,15 @@ struct json_line *ecs_connection(struct json_line *line, const struct ecs_meta *
 	add_container(line, who, false);
 	begin_berth(line, meta, "socket");
 	add_berth_attribution(line, who);
-	add_uint(line, "socket_cookie", ev->socket_cookie);
+	json_add_uint(line, "socket_cookie", ev->socket_cookie);
 	if (closed) {
-		begin_object(line, "connection");
-		add_string(line, "role", role_name(ev->role));
-		add_uint(line, "bytes_in", ev->bytes_in);
-		add_uint(line, "bytes_out", ev->bytes_out);
-		add_uint(line, "rtt_us", ev->srtt_us);
-		add_uint(line, "retransmits", ev->total_retrans);
-		end_object(line);
+		json_begin_object(line, "connection");
+		json_add_string(line, "role", role_name(ev->role));
+		json_add_uint(line, "bytes_in", ev->bytes_in);
+		json_add_uint(line, "bytes_out", ev->bytes_out);
+		json_add_uint(line, "rtt_us", ev->srtt_us);
+		json_add_uint(line, "retransmits", ev->total_retrans);
+		json_end_object(line);
 	}
 	end_record(line);
 	return line;
@@ -597,21 +657,21 @@ struct json_line *ecs_listen(struct json_line *line, const struct ecs_meta *meta
 static void add_port_counters(struct json_line *line, const char *key,
 			      const struct berth_port_counters *c)
 {
-	begin_object(line, key);
-	add_uint(line, "connections_opened", c->conns_opened);
-	add_uint(line, "connections_closed", c->conns_closed);
-	add_uint(line, "bytes_in", c->bytes_in);
-	add_uint(line, "bytes_out", c->bytes_out);
-	add_uint(line, "packets_in", c->packets_in);
-	add_uint(line, "packets_out", c->packets_out);
-	end_object(line);
+	json_begin_object(line, key);
+	json_add_uint(line, "connections_opened", c->conns_opened);
+	json_add_uint(line, "connections_closed", c->conns_closed);
+	json_add_uint(line, "bytes_in", c->bytes_in);
+	json_add_uint(line, "bytes_out", c->bytes_out);
+	json_add_uint(line, "packets_in", c->packets_in);
+	json_add_uint(line, "packets_out", c->packets_out);
+	json_end_object(line);
 }
 
 static void add_port_only(struct json_line *line, const char *key, uint16_t port)
 {
-	begin_object(line, key);
-	add_uint(line, "port", port);
-	end_object(line);
+	json_begin_object(line, key);
+	json_add_uint(line, "port", port);
+	json_end_object(line);
 }
 
 struct json_line *ecs_port_stats(struct json_line *line, const struct ecs_meta *meta,
@@ -628,12 +688,12 @@ struct json_line *ecs_port_stats(struct json_line *line, const struct ecs_meta *
 	add_container(line, who, true);
 	begin_berth(line, meta, "socket");
 	add_berth_attribution(line, who);
-	add_string(line, "role", role_name(report->role));
-	begin_object(line, "stats");
-	add_uint(line, "interval_s", report->interval_s);
+	json_add_string(line, "role", role_name(report->role));
+	json_begin_object(line, "stats");
+	json_add_uint(line, "interval_s", report->interval_s);
 	add_port_counters(line, "interval", &report->interval);
 	add_port_counters(line, "total", &report->total);
-	end_object(line);
+	json_end_object(line);
 	end_record(line);
 	return line;
 }
@@ -641,12 +701,12 @@ struct json_line *ecs_port_stats(struct json_line *line, const struct ecs_meta *
 static void add_xdp_counters(struct json_line *line, const char *key,
 			     const struct berth_xdp_counters *c)
 {
-	begin_object(line, key);
-	add_uint(line, "packets_in", c->packets);
-	add_uint(line, "bytes_in", c->bytes);
-	add_uint(line, "syns_in", c->syns);
-	add_uint(line, "syns_dropped", c->syns_dropped);
-	end_object(line);
+	json_begin_object(line, key);
+	json_add_uint(line, "packets_in", c->packets);
+	json_add_uint(line, "bytes_in", c->bytes);
+	json_add_uint(line, "syns_in", c->syns);
+	json_add_uint(line, "syns_dropped", c->syns_dropped);
+	json_end_object(line);
 }
 
 struct json_line *ecs_xdp_port_stats(struct json_line *line, const struct ecs_meta *meta,
@@ -661,24 +721,24 @@ struct json_line *ecs_xdp_port_stats(struct json_line *line, const struct ecs_me
 	if (!report->unpublished)
 		add_port_only(line, "destination", report->port);
 	add_network(line, report->protocol, NULL, NULL);
-	begin_object(line, "observer");
-	begin_object(line, "ingress");
-	begin_object(line, "interface");
-	add_string(line, "name", report->interface);
-	end_object(line);
-	end_object(line);
-	end_object(line);
+	json_begin_object(line, "observer");
+	json_begin_object(line, "ingress");
+	json_begin_object(line, "interface");
+	json_add_string(line, "name", report->interface);
+	json_end_object(line);
+	json_end_object(line);
+	json_end_object(line);
 	add_container(line, who, true);
 	begin_berth(line, meta, "interface");
 	add_berth_attribution(line, who);
-	add_string(line, "xdp_mode", report->xdp_mode);
+	json_add_string(line, "xdp_mode", report->xdp_mode);
 	if (report->unpublished)
-		add_bool(line, "unpublished", true);
-	begin_object(line, "stats");
-	add_uint(line, "interval_s", report->interval_s);
+		json_add_bool(line, "unpublished", true);
+	json_begin_object(line, "stats");
+	json_add_uint(line, "interval_s", report->interval_s);
 	add_xdp_counters(line, "interval", &report->interval);
 	add_xdp_counters(line, "total", &report->total);
-	end_object(line);
+	json_end_object(line);
 	end_record(line);
 	return line;
 }
@@ -698,10 +758,10 @@ struct json_line *ecs_container_change(struct json_line *line, const struct ecs_
 	add_container(line, &who, true);
 	begin_berth(line, meta, NULL);
 	add_berth_container(line, c);
-	open_container(line, "ports", '[');
+	json_begin_array(line, "ports");
 	for (unsigned int i = 0; i < c->n_bindings; i++)
 		add_binding(line, NULL, &c->bindings[i]);
-	close_container(line, ']');
+	json_end_array(line);
 	end_record(line);
 	return line;
 }
@@ -717,12 +777,12 @@ struct json_line *ecs_runtime_reconnected(struct json_line *line, const struct e
 	begin_record(line, realtime_ns, "event", categories, types, "runtime-reconnected");
 	end_event(line, meta);
 	begin_berth(line, meta, NULL);
-	begin_object(line, "runtime");
-	add_string(line, "name", runtime);
-	add_string(line, "socket", socket_path);
-	add_uint(line, "down_ms", down_ms);
-	add_uint(line, "containers_changed", changes);
-	end_object(line);
+	json_begin_object(line, "runtime");
+	json_add_string(line, "name", runtime);
+	json_add_string(line, "socket", socket_path);
+	json_add_uint(line, "down_ms", down_ms);
+	json_add_uint(line, "containers_changed", changes);
+	json_end_object(line);
 	end_record(line);
 	return line;
 }
@@ -735,30 +795,20 @@ struct json_line *ecs_config_reload(struct json_line *line, const struct ecs_met
 	static const char *const types[] = { "change", NULL };
 
 	begin_record(line, realtime_ns, "event", categories, types, "config-reload");
-	add_string(line, "outcome", ok ? "success" : "failure");
+	json_add_string(line, "outcome", ok ? "success" : "failure");
 	end_event(line, meta);
 	if (error) {
-		begin_object(line, "error");
-		add_string(line, "message", error);
-		end_object(line);
+		json_begin_object(line, "error");
+		json_add_string(line, "message", error);
+		json_end_object(line);
 	}
 	begin_berth(line, meta, NULL);
-	begin_object(line, "config");
-	add_string(line, "path", path);
-	add_uint(line, "rules", rules);
-	end_object(line);
+	json_begin_object(line, "config");
+	json_add_string(line, "path", path);
+	json_add_uint(line, "rules", rules);
+	json_end_object(line);
 	end_record(line);
 	return line;
-}
-
-static void add_double(struct json_line *line, const char *key, double value)
-{
-	char text[32];
-
-	/* Rates are per second; three decimals say all a SIEM needs. */
-	snprintf(text, sizeof(text), "%.3f", value);
-	put_key(line, key);
-	put(line, text, strlen(text));
 }
 
 struct json_line *ecs_alert(struct json_line *line, const struct ecs_meta *meta,
@@ -770,23 +820,23 @@ struct json_line *ecs_alert(struct json_line *line, const struct ecs_meta *meta,
 	char text[ADDR_STRLEN], proto[8];
 
 	begin_record(line, realtime_ns, "alert", categories, types, a->action);
-	add_uint(line, "severity", a->severity);
+	json_add_uint(line, "severity", a->severity);
 	line->severity = a->severity;
 	end_event(line, meta);
-	begin_object(line, "rule");
-	add_string(line, "name", a->rule_name);
-	end_object(line);
+	json_begin_object(line, "rule");
+	json_add_string(line, "name", a->rule_name);
+	json_end_object(line);
 	if (a->has_source) {
-		begin_object(line, "source");
-		add_string(line, "ip", addr_format(a->source, text));
-		end_object(line);
+		json_begin_object(line, "source");
+		json_add_string(line, "ip", addr_format(a->source, text));
+		json_end_object(line);
 	}
 	if (a->port)
 		add_port_only(line, "destination", a->port);
 	if (a->protocol) {
-		begin_object(line, "network");
-		add_string(line, "transport", transport_name(a->protocol, proto));
-		end_object(line);
+		json_begin_object(line, "network");
+		json_add_string(line, "transport", transport_name(a->protocol, proto));
+		json_end_object(line);
 	}
 	if (a->container) {
 		who.container_id = a->container->id;
@@ -798,19 +848,19 @@ struct json_line *ecs_alert(struct json_line *line, const struct ecs_meta *meta,
 	begin_berth(line, meta, a->view);
 	if (a->binding)
 		add_binding(line, "port", a->binding);
-	begin_object(line, "alert");
-	add_uint(line, "count", a->count);
-	add_uint(line, "threshold", a->threshold);
+	json_begin_object(line, "alert");
+	json_add_uint(line, "count", a->count);
+	json_add_uint(line, "threshold", a->threshold);
 	if (a->window_ms)
-		add_uint(line, "window_ms", a->window_ms);
-	add_uint(line, "suppressed", a->suppressed);
+		json_add_uint(line, "window_ms", a->window_ms);
+	json_add_uint(line, "suppressed", a->suppressed);
 	if (a->dropped)
-		add_bool(line, "dropped", true);
+		json_add_bool(line, "dropped", true);
 	if (!strcmp(a->action, "rate-spike")) {
-		add_double(line, "rate_per_s", a->rate);
-		add_double(line, "baseline_per_s", a->baseline);
+		json_add_double(line, "rate_per_s", a->rate);
+		json_add_double(line, "baseline_per_s", a->baseline);
 	}
-	end_object(line);
+	json_end_object(line);
 	end_record(line);
 	return line;
 }
@@ -825,13 +875,13 @@ static struct json_line *events_lost(struct json_line *line, const struct ecs_me
 	begin_record(line, realtime_ns, "metric", categories, types, "events-lost");
 	end_event(line, meta);
 	begin_berth(line, meta, NULL);
-	begin_object(line, "lost");
-	add_string(line, "cause", cause);
+	json_begin_object(line, "lost");
+	json_add_string(line, "cause", cause);
 	if (sink)
-		add_string(line, "sink", sink);
-	add_uint(line, "count", count);
-	add_uint(line, "total", total);
-	end_object(line);
+		json_add_string(line, "sink", sink);
+	json_add_uint(line, "count", count);
+	json_add_uint(line, "total", total);
+	json_end_object(line);
 	end_record(line);
 	return line;
 }
@@ -862,44 +912,43 @@ struct json_line *json_container_listing(struct json_line *line,
 	char since[32];
 
 	reset(line);
-	open_container(line, NULL, '[');
+	json_begin_array(line, NULL);
 	for (size_t i = 0; i < n; i++) {
 		const struct container *c = containers[i];
 
-		begin_object(line, NULL);
-		add_string(line, "id", c->id);
-		add_string(line, "name", c->name);
-		add_string(line, "image", c->image);
-		add_string(line, "runtime", c->runtime ? c->runtime : "");
-		open_container(line, "ports", '[');
+		json_begin_object(line, NULL);
+		json_add_string(line, "id", c->id);
+		json_add_string(line, "name", c->name);
+		json_add_string(line, "image", c->image);
+		json_add_string(line, "runtime", c->runtime ? c->runtime : "");
+		json_begin_array(line, "ports");
 		for (unsigned int j = 0; j < c->n_bindings; j++)
 			add_binding(line, NULL, &c->bindings[j]);
-		close_container(line, ']');
+		json_end_array(line);
 		if (!counters) {
-			put_key(line, "counters");
-			put(line, "null", 4);
-			end_object(line);
+			json_add_null(line, "counters");
+			json_end_object(line);
 			continue;
 		}
 		/* Flat, and saying where they come from (docs/ps.md). */
-		begin_object(line, "counters");
-		add_uint(line, "connections_opened", counters[i].conns_opened);
-		add_uint(line, "connections_closed", counters[i].conns_closed);
-		add_uint(line, "bytes_in", counters[i].bytes_in);
-		add_uint(line, "bytes_out", counters[i].bytes_out);
-		add_uint(line, "packets_in", counters[i].packets_in);
-		add_uint(line, "packets_out", counters[i].packets_out);
-		add_string(line, "source", source);
+		json_begin_object(line, "counters");
+		json_add_uint(line, "connections_opened", counters[i].conns_opened);
+		json_add_uint(line, "connections_closed", counters[i].conns_closed);
+		json_add_uint(line, "bytes_in", counters[i].bytes_in);
+		json_add_uint(line, "bytes_out", counters[i].bytes_out);
+		json_add_uint(line, "packets_in", counters[i].packets_in);
+		json_add_uint(line, "packets_out", counters[i].packets_out);
+		json_add_string(line, "source", source);
 		if (since_realtime_ns) {
 			format_timestamp(since_realtime_ns, since);
-			add_string(line, "since", since);
+			json_add_string(line, "since", since);
 		}
 		if (observed_s)
-			add_uint(line, "observed_s", observed_s);
-		end_object(line);
-		end_object(line);
+			json_add_uint(line, "observed_s", observed_s);
+		json_end_object(line);
+		json_end_object(line);
 	}
-	close_container(line, ']');
+	json_end_array(line);
 	return line;
 }
 
@@ -907,13 +956,12 @@ int json_write_line(FILE *out, struct json_line *line)
 {
 	int err = 0;
 
-	if (!line || line->failed || line->depth != 0 || !line->len) {
-		errno = line && line->failed ? ENOMEM : EINVAL;
+	if (!line || !line->out || line->out->failed || line->depth != 0 || !line->out->len) {
+		errno = line && line->out && line->out->failed ? ENOMEM : EINVAL;
 		err = -1;
-	} else {
-		put_char(line, '\n');
-		if (line->failed || fwrite(line->buf, 1, line->len, out) != line->len)
-			err = -1;
+	} else if (!buf_putc(line->out, '\n') ||
+		   fwrite(line->out->data, 1, line->out->len, out) != line->out->len) {
+		err = -1;
 	}
 	if (line)
 		reset(line);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * The one JSON module: every record berth emits is built here, as ECS
- * (nested objects, never dotted keys), and written as one line.
+ * (nested objects, never dotted keys), and written as one line, by the one
+ * JSON writer, which the formats (format.c) use too. json_read.h is the
+ * reading half.
  */
 #ifndef BERTH_JSON_H
 #define BERTH_JSON_H
@@ -11,8 +13,10 @@
 #include <stdio.h>
 
 #include "berth.h"
+#include "buf.h"
 #include "detect.h"
 #include "inventory.h"
+#include "json_read.h"
 
 /* Fields every record carries. */
 struct ecs_meta {
@@ -81,22 +85,56 @@ extern const bool json_plain[256];
  */
 size_t json_escape(const char *text, size_t len, char *out, size_t room, size_t *written);
 
+/* ---- the writer ---- */
+
+/* Deeper than json_read() reads, with room for what a format puts around a record's values. */
+#define JSON_WRITE_MAX_DEPTH (JSON_READ_MAX_DEPTH + 8)
+
 /*
- * One record being written: a growing buffer reused from record to record,
- * so that writing an event allocates nothing once it has grown.
+ * Compact JSON appended to a struct buf: berth's records below, and the
+ * formats (format.c). out is where it goes; the records point it at buf,
+ * their own buffer reused from record to record, so that writing an event
+ * allocates nothing once it has grown. Running out of memory or nesting
+ * deeper than JSON_WRITE_MAX_DEPTH marks out failed.
  */
-#define JSON_LINE_MAX_DEPTH 16
 struct json_line {
-	char *buf;
-	size_t len, cap;
+	struct buf *out;
+	struct buf buf;
 	unsigned int depth;
-	uint32_t has_member; /* bit d: the container at depth d has a member */
-	bool failed;	     /* out of memory or nested too deep */
+	uint64_t has_member; /* bit d: the container at depth d has a member */
+	uint64_t had_member; /* bit d: depth d - 1 had one before the container at d */
+	size_t begun[JSON_WRITE_MAX_DEPTH]; /* where the container at d began, its comma included */
 	/* What the outputs' filters look at, as the record says it. */
 	const char *kind, *action; /* event.kind, event.action: static strings */
 	unsigned int severity;	   /* event.severity; 0 when the record has none */
 	uint64_t realtime_ns;	   /* @timestamp */
 };
+
+/*
+ * The members of an object take a key, the elements of an array and the
+ * top-level value NULL. Keys are written escaped, as strings are.
+ */
+void json_begin_object(struct json_line *line, const char *key);
+void json_begin_array(struct json_line *line, const char *key);
+void json_end_object(struct json_line *line);
+void json_end_array(struct json_line *line);
+/*
+ * Closes the object or array, or takes it back (key and comma too) when
+ * nothing was put in it: OCSF leaves empty objects out. True when it stays.
+ */
+bool json_end_object_unless_empty(struct json_line *line);
+bool json_end_array_unless_empty(struct json_line *line);
+/* Nothing when text is NULL. */
+void json_add_string(struct json_line *line, const char *key, const char *text);
+void json_add_string_len(struct json_line *line, const char *key, const char *text, size_t len);
+void json_add_uint(struct json_line *line, const char *key, uint64_t value);
+void json_add_int(struct json_line *line, const char *key, long long value);
+void json_add_bool(struct json_line *line, const char *key, bool value);
+void json_add_null(struct json_line *line, const char *key);
+/* Three decimals: rates per second, all a SIEM needs. */
+void json_add_double(struct json_line *line, const char *key, double value);
+/* n as json_read() read it (or a transform left it), under its own key. */
+void json_add_node(struct json_line *line, const struct json_doc *doc, const struct json_node *n);
 
 void json_line_free(struct json_line *line);
 
@@ -165,7 +203,7 @@ struct json_line *json_container_listing(struct json_line *line,
 					 unsigned int observed_s);
 
 /*
- * Writes the record in line, with its newline, in one fwrite and empties
+ * Writes what line wrote, with its newline, in one fwrite and empties
  * line; 0, or -1 (errno set) when line is NULL, incomplete or failed, or
  * the write failed.
  */

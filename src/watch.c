@@ -108,12 +108,12 @@ static uint64_t now_realtime(void)
 /* One record to every output whose filters take it. */
 static void emit_except(struct watcher *w, struct json_line *rec, const struct sink *except)
 {
-	if (rec->failed || rec->depth || !rec->len) {
+	if (rec->buf.failed || rec->depth || !rec->buf.len) {
 		log_error("cannot write a %s record: out of memory", rec->action);
 		return;
 	}
-	outputs_send_except(&w->outputs, except, rec->buf, rec->len, rec->kind, rec->action,
-			    rec->severity, rec->realtime_ns / 1000000);
+	outputs_send_except(&w->outputs, except, rec->buf.data, rec->buf.len, rec->kind,
+			    rec->action, rec->severity, rec->realtime_ns / 1000000);
 }
 
 static void emit(struct watcher *w, struct json_line *rec)

@@ -137,7 +137,7 @@ static double run_arm(const struct arm *arm, unsigned long n, int epoll_fd)
 	for (unsigned long i = 0; i < n; i++) {
 		if (arm->write_record) {
 			ecs_connection(&line, &meta, RECORD_NS, &ev, &web_who);
-			outputs_send(&o, line.buf, line.len, line.kind, line.action, 0, 1);
+			outputs_send(&o, line.buf.data, line.buf.len, line.kind, line.action, 0, 1);
 		} else {
 			outputs_send(&o, record, sizeof(record) - 1, "event", "connection-accepted",
 				     0, 1);
@@ -210,9 +210,10 @@ int main(int argc, char **argv)
 		struct json_line line = { 0 };
 
 		ecs_connection(&line, &meta, RECORD_NS, &ev, &web_who);
-		if (line.len != sizeof(record) - 1 || memcmp(line.buf, record, line.len)) {
+		if (line.buf.len != sizeof(record) - 1 ||
+		    memcmp(line.buf.data, record, line.buf.len)) {
 			fprintf(stderr, "bench_outputs: json.c writes another record:\n%.*s\n",
-				(int)line.len, line.buf);
+				(int)line.buf.len, line.buf.data);
 			return 1;
 		}
 		json_line_free(&line);

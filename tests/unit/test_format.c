@@ -101,8 +101,8 @@ static json_t *parsed(struct json_line *rec)
 	json_t *root;
 
 	assert_non_null(rec);
-	assert_false(rec->failed);
-	root = json_loadb(rec->buf, rec->len, 0, &err);
+	assert_false(rec->buf.failed);
+	root = json_loadb(rec->buf.data, rec->buf.len, 0, &err);
 	if (!root)
 		fail_msg("json.c wrote invalid JSON: %s", err.text);
 	return root;
