@@ -21,20 +21,26 @@
 
 void format_timestamp(uint64_t realtime_ns, char out[32])
 {
-	/* gmtime and strftime once per second, not once per event. */
+	/* gmtime and strftime once per second, not once per event; no printf for the rest. */
 	static time_t cached_secs = -1;
 	static char cached[24];
+	static size_t cached_len;
 	time_t secs = realtime_ns / 1000000000ULL;
 	unsigned int ms = (realtime_ns / 1000000ULL) % 1000;
+	char fraction[6] = {
+		'.', (char)('0' + ms / 100), (char)('0' + ms / 10 % 10), (char)('0' + ms % 10), 'Z',
+		'\0'
+	};
 
 	if (secs != cached_secs) {
 		struct tm tm;
 
 		gmtime_r(&secs, &tm);
-		strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_len = strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
 		cached_secs = secs;
 	}
-	snprintf(out, 32, "%s.%03uZ", cached, ms);
+	memcpy(out, cached, cached_len);
+	memcpy(out + cached_len, fraction, sizeof(fraction));
 }
 
 const char *transport_name(uint8_t protocol, char buf[8])
@@ -94,7 +100,7 @@ static char *unicode_escape(char *out, unsigned int unit)
 }
 
 /* Printable ASCII but '"' and '\\': written as it is. */
-const bool json_plain[256] = {
+static const bool json_plain[256] = {
 	[0x20 ... 0x21] = true,
 	/* '"' */
 	[0x23 ... 0x5b] = true,
@@ -106,23 +112,23 @@ const bool json_plain[256] = {
  * Plain ASCII out: what is not printable ASCII goes as \u escapes. Text
  * from outside berth (cgroup directory, host, container and interface
  * names) may be any bytes: what is not UTF-8 becomes U+FFFD rather than
- * breaking the line or losing the field.
+ * breaking the line or losing the field. out has room for
+ * ESCAPED_MAX(len); the length written.
  */
-size_t json_escape(const char *text, size_t len, char *out, size_t room, size_t *written)
+#define ESCAPED_MAX(len) ((len)*6) /* a byte that is not UTF-8: \uFFFD */
+static size_t escape(const char *text, size_t len, char *out)
 {
 	const unsigned char *p = (const unsigned char *)text, *end = p + len;
-	char *o = out, *o_end = out + room;
+	char *o = out;
 
 	while (p < end) {
-		const unsigned char *run_end = p + (end - p < o_end - o ? end - p : o_end - o);
 		uint32_t cp;
 		size_t n;
 
 		/* copied as it is scanned: most strings are a few bytes, a memcpy each cost more */
-		while (p < run_end && json_plain[*p])
+		while (p < end && json_plain[*p])
 			*o++ = (char)*p++;
-		/* Room for the longest escape of a character, or for the worst of the rest. */
-		if (p == end || (o_end - o < 12 && o_end - o < 6 * (end - p)))
+		if (p == end)
 			break;
 		switch (*p) {
 		case '"':
@@ -163,8 +169,7 @@ size_t json_escape(const char *text, size_t len, char *out, size_t room, size_t 
 		}
 		p++;
 	}
-	*written = o - out;
-	return p - (const unsigned char *)text;
+	return o - out;
 }
 
 /* ---- the writer ---- */
@@ -192,7 +197,7 @@ static void reset(struct json_line *line)
  */
 static void put_string(struct buf *out, char before, const char *text, size_t len, char after)
 {
-	size_t room = JSON_ESCAPED_MAX(len) + 4, n = 0, written;
+	size_t room = ESCAPED_MAX(len) + 4, n = 0;
 	char *o;
 
 	if ((out->failed || out->len + room >= out->cap) && !buf_reserve(out, room))
@@ -201,8 +206,7 @@ static void put_string(struct buf *out, char before, const char *text, size_t le
 	if (before)
 		o[n++] = before;
 	o[n++] = '"';
-	json_escape(text, len, o + n, JSON_ESCAPED_MAX(len), &written);
-	n += written;
+	n += escape(text, len, o + n);
 	o[n++] = '"';
 	if (after)
 		o[n++] = after;

@@ -62,28 +62,12 @@ void format_timestamp(uint64_t realtime_ns, char out[32]);
 const char *transport_name(uint8_t protocol, char buf[8]);
 
 /*
- * JSON text is escaped and UTF-8 decoded one way in berth: the writer here,
- * the reader (json_read.c) and the formats (format.c) share these two.
- *
  * Length and code point of the valid UTF-8 sequence (RFC 3629: shortest
  * form, no surrogates, at most U+10FFFF) at p within left bytes; 0 when
- * none starts there.
+ * none starts there. The writer and the formats (format.c) decode text
+ * this one way.
  */
 size_t utf8_decode(const unsigned char *p, size_t left, uint32_t *code_point);
-
-/* The bytes json_escape() writes as they are: printable ASCII but '"' and '\\'. */
-extern const bool json_plain[256];
-
-/* The most json_escape() writes for len bytes of text. */
-#define JSON_ESCAPED_MAX(len) ((len)*6)
-/*
- * text[0..len) as the inside of a JSON string, in plain ASCII: what is not
- * printable ASCII as \u escapes, bytes that are not UTF-8 as U+FFFD. Writes
- * whole characters into out (room bytes: 12 or more, or
- * JSON_ESCAPED_MAX(len)), sets *written, and returns how much of text it
- * took.
- */
-size_t json_escape(const char *text, size_t len, char *out, size_t room, size_t *written);
 
 /* ---- the writer ---- */
 
