@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -729,6 +730,80 @@ static void test_runtime_reconnected(void **state)
 	json_decref(root);
 }
 
+/* ---- the writer's primitives, as the formats use them ---- */
+
+/* Into a caller's buffer, after what it holds; empty containers taken back with their comma. */
+static void test_writer_into_caller_buffer(void **state)
+{
+	struct buf out = { 0 };
+	struct json_line w = { .out = &out };
+
+	(void)state;
+	buf_puts(&out, "kept ");
+	json_begin_object(&w, NULL);
+	json_begin_object(&w, "empty_first");
+	assert_false(json_end_object_unless_empty(&w));
+	json_add_int(&w, "min", LLONG_MIN);
+	json_add_uint(&w, "max", UINT64_MAX);
+	json_begin_object(&w, "empty");
+	json_begin_array(&w, "nested_empty");
+	assert_false(json_end_array_unless_empty(&w));
+	assert_false(json_end_object_unless_empty(&w));
+	json_begin_array(&w, "list");
+	json_add_string(&w, NULL, "a");
+	json_add_string(&w, NULL, NULL); /* nothing */
+	json_add_bool(&w, NULL, false);
+	json_add_null(&w, NULL);
+	assert_true(json_end_array_unless_empty(&w));
+	json_add_string_len(&w, "k\"ey", "x\ny", 3);
+	json_add_double(&w, "rate", 2.5);
+	json_end_object(&w);
+	assert_false(out.failed);
+	assert_int_equal(w.depth, 0);
+	assert_string_equal(out.data, "kept {\"min\":-9223372036854775808,"
+				      "\"max\":18446744073709551615,\"list\":[\"a\",false,null],"
+				      "\"k\\\"ey\":\"x\\ny\",\"rate\":2.500}");
+	assert_int_equal(out.len, strlen(out.data));
+	buf_free(&out);
+}
+
+/* A record read back and written again, node by node: the same bytes. */
+static void test_writer_nodes(void **state)
+{
+	static const char text[] = "{\"a\":[1,-2.5e3,true,false,null,{\"b\":\"\\u00e9\\n\"}],"
+				   "\"c\":{},\"d\":[]}";
+	struct json_doc doc = { 0 };
+	struct buf out = { 0 };
+	struct json_line w = { .out = &out };
+
+	(void)state;
+	assert_int_equal(json_read(&doc, text, strlen(text)), 0);
+	json_add_node(&w, &doc, json_root(&doc));
+	assert_false(out.failed);
+	/* non-ASCII as \u escapes, as json.c writes every string */
+	assert_string_equal(out.data, "{\"a\":[1,-2.5e3,true,false,null,{\"b\":\"\\u00E9\\n\"}],"
+				      "\"c\":{},\"d\":[]}");
+	json_doc_free(&doc);
+	buf_free(&out);
+}
+
+/* Deeper than JSON_WRITE_MAX_DEPTH: the buffer is marked failed, not overrun. */
+static void test_writer_too_deep(void **state)
+{
+	struct buf out = { 0 };
+	struct json_line w = { .out = &out };
+
+	(void)state;
+	for (int i = 0; i < JSON_WRITE_MAX_DEPTH + 2; i++)
+		json_begin_array(&w, NULL);
+	assert_true(out.failed);
+	assert_true(w.depth < JSON_WRITE_MAX_DEPTH);
+	for (int i = 0; i < JSON_WRITE_MAX_DEPTH + 2; i++)
+		json_end_array(&w);
+	assert_true(out.failed);
+	buf_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -747,6 +822,9 @@ int main(void)
 		cmocka_unit_test(test_non_utf8_strings),
 		cmocka_unit_test(test_container_change),
 		cmocka_unit_test(test_runtime_reconnected),
+		cmocka_unit_test(test_writer_into_caller_buffer),
+		cmocka_unit_test(test_writer_nodes),
+		cmocka_unit_test(test_writer_too_deep),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
