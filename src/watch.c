@@ -121,7 +121,10 @@ static void emit(struct watcher *w, struct json_line *rec)
 	emit_except(w, rec, NULL);
 }
 
-/* A sink's loss is told to the other sinks: it may not take the record itself. */
+/*
+ * A sink's loss is told to the other sinks: it may not take the record
+ * itself. A sole sink is told anyway, later is better than never.
+ */
 static void sink_lost_out(void *ctx, const struct sink *s, enum sink_loss cause, uint64_t count,
 			  uint64_t total)
 {
@@ -132,7 +135,7 @@ static void sink_lost_out(void *ctx, const struct sink *s, enum sink_loss cause,
 	emit_except(w,
 		    ecs_sink_events_lost(&w->line, &w->meta, now_realtime(), s->cfg.name,
 					 sink_loss_name(cause), count, total),
-		    s);
+		    w->outputs.n_sinks > 1 ? s : NULL);
 }
 
 /*
