@@ -76,10 +76,11 @@ size_t utf8_decode(const unsigned char *p, size_t left, uint32_t *code_point);
 
 /*
  * Compact JSON appended to a struct buf: berth's records below, and the
- * formats (format.c). out is where it goes; the records point it at buf,
- * their own buffer reused from record to record, so that writing an event
- * allocates nothing once it has grown. Running out of memory or nesting
- * deeper than JSON_WRITE_MAX_DEPTH marks out failed.
+ * formats (format.c). out is where it goes: a format starts from
+ * { .out = its buffer }; the records point it at buf, their own buffer
+ * reused from record to record, so that writing an event allocates nothing
+ * once it has grown. Running out of memory or nesting deeper than
+ * JSON_WRITE_MAX_DEPTH marks out failed.
  */
 struct json_line {
 	struct buf *out;
