@@ -238,26 +238,13 @@ static bool record_basics(struct record *r, const struct json_doc *ecs, int64_t 
 	return *action && parse_timestamp(text_at(r, "@timestamp"), ms);
 }
 
-/* "2026-12-04T15:07:31.112Z"; gmtime and strftime once per second. */
+/* "2026-12-04T15:07:31.112Z", as json.c writes @timestamp. */
 static void put_rfc3339(struct buf *out, int64_t ms)
 {
-	static time_t cached_secs = -1;
-	static char cached[32];
-	static size_t cached_len;
-	time_t secs = ms / 1000;
-	unsigned int milli = (unsigned int)(ms % 1000);
-	char fraction[6] = { '.', (char)('0' + milli / 100), (char)('0' + milli / 10 % 10),
-			     (char)('0' + milli % 10), 'Z' };
+	char text[32];
 
-	if (secs != cached_secs) {
-		struct tm tm;
-
-		gmtime_r(&secs, &tm);
-		cached_len = strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
-		cached_secs = secs;
-	}
-	buf_append(out, cached, cached_len);
-	buf_append(out, fraction, 5);
+	format_timestamp(ms > 0 ? (uint64_t)ms * 1000000 : 0, text);
+	buf_puts(out, text);
 }
 
 /* ---- text ---- */
