@@ -1022,9 +1022,16 @@ static void cef_extension(struct buf *out, const struct record *r, const char *a
 	cef_text(out, "dst", text_in(r, far, "ip"));
 	cef_int(out, "dpt", r, far, "port");
 	if (transport) {
-		buf_puts(out, " proto=");
-		for (const char *p = transport; *p; p++)
-			buf_putc(out, *p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+		/* CEF writes protocols upper-case; escaped like any value, whatever the record holds. */
+		char upper[32];
+		size_t i;
+
+		for (i = 0; transport[i] && i < sizeof(upper) - 1; i++)
+			upper[i] = transport[i] >= 'a' && transport[i] <= 'z' ?
+					   transport[i] - 'a' + 'A' :
+					   transport[i];
+		upper[i] = '\0';
+		cef_text(out, "proto", upper);
 	}
 	/* CEF: 0 inbound, 1 outbound. The interface view only sees what comes in. */
 	if ((direction && !strcmp(direction, "ingress")) || text_is(r, "berth.view", "interface") ||

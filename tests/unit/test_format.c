@@ -728,6 +728,16 @@ static void test_hostile_cef(void **state)
 	expect_cef(text, "li\\|sten ");
 	free(text);
 	free(ecs);
+
+	/* The protocol is upper-cased and escaped like any value (fuzz found it raw). */
+	text = render_doc(FORMAT_CEF,
+			  read_text("{\"@timestamp\":\"2026-12-04T15:07:31.112Z\",\"event\":{"
+				    "\"kind\":\"event\",\"action\":\"listen\"},\"network\":{"
+				    "\"transport\":\"tcp\\nx=y\\\\\"}}"),
+			  NULL);
+	expect_one_line(text);
+	assert_non_null(strstr(text, " proto=TCP\\nX\\=Y\\\\"));
+	free(text);
 }
 
 static void test_hostile_rfc5424(void **state)
