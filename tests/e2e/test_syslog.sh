@@ -58,7 +58,7 @@ template(name="line" type="string" string="%msgid%\t%structured-data%\t%msg%\n")
 ruleset(name="udp") { action(type="omfile" file="$dir/udp.log" template="line") }
 ruleset(name="tcp") { action(type="omfile" file="$dir/tcp.log" template="line") }
 ruleset(name="tls") { action(type="omfile" file="$dir/tls.log" template="line") }
-input(type="imudp" address="127.0.0.1" port="$udp" ruleset="udp")
+input(type="imudp" address="127.0.0.1" port="$udp" ruleset="udp" rcvbufSize="16m")
 input(type="imtcp" address="127.0.0.1" port="$tcp" ruleset="tcp")
 input(type="imtcp" address="127.0.0.1" port="$tls" ruleset="tls"
       streamDriver.name="ossl" streamDriver.mode="1" streamDriver.authMode="anon")
@@ -186,6 +186,11 @@ EOF
 # berth sends each record to rsyslog over UDP, TCP and TLS at once; rsyslog
 # must have received every one on each, connection events with the right
 # container, ports and source in the structured data.
+# Datagrams the kernel dropped because a receiver's buffer was full (all sockets).
+_udp_receive_drops() {
+	awk '$1 == "Udp:" && $2 ~ /^[0-9]+$/ {print $6; exit}' /proc/net/snmp
+}
+
 test_syslog_rsyslog_udp_tcp_tls() {
 	require_root || return $?
 	require_berth || return $?
@@ -199,7 +204,7 @@ test_syslog_rsyslog_udp_tcp_tls() {
 	ensure_test_image
 	local dir=$BERTH_TEST_TMP/rsyslog out=$BERTH_TEST_TMP/stdout.json err=$BERTH_TEST_TMP/berth.err
 	local policy=$BERTH_TEST_TMP/berth.yaml udp tcp tls port berth_pid res i n=$SYSLOG_N
-	local total t
+	local total t drops
 
 	mkdir -p "$dir"
 	_make_pki "$dir"
@@ -222,6 +227,7 @@ outputs:
     address: "tls://127.0.0.1:$tls"
     tls: {ca: $dir/ca.pem}
 EOF
+	drops=$(_udp_receive_drops)
 	start_berth berth_pid "$out" "$err" watch --config "$policy" --interval 1
 	# Spread a little, so that UDP (no flow control) meets a receiver that keeps up.
 	res=$(connload --target "127.0.0.1:$port" --connections "$n" --concurrency 2 --timeout-s 60)
@@ -240,13 +246,14 @@ EOF
 
 	# rsyslog writes what it received within a moment.
 	total=$(grep -c . "$out")
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 300; i++)); do
 		[ "$(_lines "$dir/udp.log")" -ge "$total" ] && [ "$(_lines "$dir/tcp.log")" -ge "$total" ] &&
 			[ "$(_lines "$dir/tls.log")" -ge "$total" ] && break
 		sleep 0.1
 	done
 	for t in udp tcp tls; do
-		assert_eq "$total" "$(_lines "$dir/$t.log")" "records rsyslog got over $t (berth wrote $total)"
+		assert_eq "$total" "$(_lines "$dir/$t.log")" \
+			"records rsyslog got over $t (berth wrote $total; the kernel dropped $(($(_udp_receive_drops) - drops)) UDP datagrams for full receive buffers meanwhile)"
 		_compare_syslog "$out" "$dir/$t.log" berth-test-syslog
 	done
 	assert_eq "$n" "$(jq_count "$out" '.event.action=="connection-accepted" and .container.name=="berth-test-syslog"')" \
