@@ -672,6 +672,13 @@ static __always_inline int count_skb(struct __sk_buff *skb, bool ingress)
 		if (!tp)
 			return CGROUP_SKB_ALLOW;
 		if (!state) {
+			/*
+			 * A socket past its close (its last ACK or RST; its state
+			 * is gone, its close reported) is not adopted: the kernel
+			 * refuses storage to a dying socket, which is no loss.
+			 */
+			if (sk->state != BPF_TCP_ESTABLISHED)
+				return CGROUP_SKB_ALLOW;
 			/* Established before berth: count from now on. */
 			state = bpf_sk_storage_get(&conn_states, sk, 0,
 						   BPF_SK_STORAGE_GET_F_CREATE);

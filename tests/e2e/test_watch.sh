@@ -58,8 +58,16 @@ test_watch_two_containers_exact() {
 	assert_eq "$n" "$(jq .connections_ok <<<"$res_b")" "web1 client connections ($res_b)"
 
 	# Every close has happened when both views counted n of them.
+	local accepted_web0_port='select(.event.action=="connection-accepted" and .container.name=="berth-test-web0") | .source.port'
+	local closed_web0_port='select(.event.action=="connection-closed" and .container.name=="berth-test-web0") | .source.port'
 	wait_for_json "$out" '.event.action=="connection-closed" and .container.name=="berth-test-web1"' "$n" 30
-	wait_for_json "$out" '.event.action=="connection-closed" and .container.name=="berth-test-web0"' "$n" 30
+	wait_for_json "$out" '.event.action=="connection-closed" and .container.name=="berth-test-web0"' "$n" 30 || {
+		# Which connections have no close yet, and what state their sockets are in.
+		echo "client ports accepted but not closed:" >&2
+		comm -23 <(jq -r "$accepted_web0_port" "$out" | sort) <(jq -r "$closed_web0_port" "$out" | sort) >&2
+		nsenter -t "$(docker inspect -f '{{.State.Pid}}' berth-test-web0)" -n ss -tanoi >&2 || true
+		return 1
+	}
 	stop_process "$berth_pid" || {
 		echo "berth exited $? on SIGTERM; stderr:" >&2
 		cat "$err" >&2
@@ -120,7 +128,10 @@ test_watch_two_containers_exact() {
 	assert_ge "$(jq .syns_in <<<"$xdp")" "$n" "XDP SYNs to host port $port_a ($xdp)"
 	assert_eq 1 "$(jq_count "$out" ".berth.view==\"interface\" and .destination.port==$port_a and $web0 and .observer.ingress.interface.name==\"bth-wA\"" | awk '{print ($1 >= 1)}')" "XDP record attributed to web0"
 
-	assert_eq 0 "$(jq_count "$out" '.event.action=="events-lost"')" "events-lost records"
+	assert_eq 0 "$(jq_count "$out" '.event.action=="events-lost"')" "events-lost records" || {
+		jq -c 'select(.event.action=="events-lost") | .berth.lost' "$out" >&2
+		return 1
+	}
 }
 
 # A host process with a dual-stack socket: IPv6 clients keep their address,
