@@ -373,6 +373,26 @@ static json_t *load(const char *text)
 	return root;
 }
 
+/* The record in OCSF, parsed back; takes the record. */
+static json_t *ocsf_of(json_t *ecs)
+{
+	char *text = render(FORMAT_OCSF, ecs, NULL);
+	json_t *ocsf = load(text);
+
+	free(text);
+	json_decref(ecs);
+	return ocsf;
+}
+
+/* The record in CEF; takes the record. */
+static char *cef_of(json_t *ecs)
+{
+	char *text = render(FORMAT_CEF, ecs, NULL);
+
+	json_decref(ecs);
+	return text;
+}
+
 /* What a transformed record holds: its ECS output, parsed back. */
 static json_t *ecs_back(const struct json_doc *ecs)
 {
@@ -907,13 +927,10 @@ static void test_syslog_priority(void **state)
 
 static void test_ocsf_network_mapping(void **state)
 {
-	json_t *ecs, *o;
-	char *text;
+	json_t *o;
 
 	(void)state;
-	ecs = make_record(K_ACCEPTED);
-	text = render(FORMAT_OCSF, ecs, NULL);
-	o = load(text);
+	o = ocsf_of(make_record(K_ACCEPTED));
 	expect_int(o, "class_uid", 4001);
 	expect_int(o, "activity_id", 1);
 	expect_int(o, "type_uid", 400101);
@@ -938,13 +955,9 @@ static void test_ocsf_network_mapping(void **state)
 	expect_int(o, "unmapped.berth.port.host_port", 8080);
 	expect_absent(o, "traffic");
 	json_decref(o);
-	free(text);
-	json_decref(ecs);
 
 	/* closed: bytes from the source's side */
-	ecs = make_record(K_CLOSED);
-	text = render(FORMAT_OCSF, ecs, NULL);
-	o = load(text);
+	o = ocsf_of(make_record(K_CLOSED));
 	expect_int(o, "activity_id", 2);
 	expect_int(o, "type_uid", 400102);
 	expect_int(o, "traffic.bytes_out", 100);
@@ -953,24 +966,16 @@ static void test_ocsf_network_mapping(void **state)
 	expect_int(o, "duration", 1500);
 	expect_int(o, "unmapped.berth.connection.rtt_us", 42);
 	json_decref(o);
-	free(text);
-	json_decref(ecs);
 
 	/* initiated: outbound, IPv6 peer */
-	ecs = make_record(K_INITIATED);
-	text = render(FORMAT_OCSF, ecs, NULL);
-	o = load(text);
+	o = ocsf_of(make_record(K_INITIATED));
 	expect_int(o, "activity_id", 1);
 	expect_str(o, "dst_endpoint.ip", "2001:db8::5");
 	expect_int(o, "connection_info.direction_id", 2);
 	json_decref(o);
-	free(text);
-	json_decref(ecs);
 
 	/* listen: Other, named Listen, no source */
-	ecs = make_record(K_LISTEN);
-	text = render(FORMAT_OCSF, ecs, NULL);
-	o = load(text);
+	o = ocsf_of(make_record(K_LISTEN));
 	expect_int(o, "activity_id", 99);
 	expect_str(o, "activity_name", "Listen");
 	expect_int(o, "type_uid", 400199);
@@ -978,13 +983,9 @@ static void test_ocsf_network_mapping(void **state)
 	expect_int(o, "dst_endpoint.port", 80);
 	assert_int_equal(json_object_size(at(o, "src_endpoint")), 0);
 	json_decref(o);
-	free(text);
-	json_decref(ecs);
 
 	/* port-stats of a server: what it received went source -> destination */
-	ecs = make_record(K_PORT_STATS);
-	text = render(FORMAT_OCSF, ecs, NULL);
-	o = load(text);
+	o = ocsf_of(make_record(K_PORT_STATS));
 	expect_int(o, "activity_id", 6);
 	expect_int(o, "type_uid", 400106);
 	expect_int(o, "dst_endpoint.port", 80);
@@ -999,25 +1000,17 @@ static void test_ocsf_network_mapping(void **state)
 	expect_str(o, "unmapped.container.labels.tier", "front");
 	expect_int(o, "unmapped.berth.stats.total.bytes_in", 2370);
 	json_decref(o);
-	free(text);
-	json_decref(ecs);
 
 	/* ... of a client: the container is the source */
-	ecs = make_record(K_PORT_STATS_CLIENT);
-	text = render(FORMAT_OCSF, ecs, NULL);
-	o = load(text);
+	o = ocsf_of(make_record(K_PORT_STATS_CLIENT));
 	expect_int(o, "dst_endpoint.port", 5432);
 	expect_int(o, "traffic.bytes_out", 693);
 	expect_int(o, "traffic.bytes_in", 237);
 	expect_int(o, "connection_info.direction_id", 2);
 	json_decref(o);
-	free(text);
-	json_decref(ecs);
 
 	/* the interface view */
-	ecs = make_record(K_XDP_STATS);
-	text = render(FORMAT_OCSF, ecs, NULL);
-	o = load(text);
+	o = ocsf_of(make_record(K_XDP_STATS));
 	expect_int(o, "activity_id", 6);
 	expect_int(o, "dst_endpoint.port", 8080);
 	expect_str(o, "dst_endpoint.interface_name", "eth0");
@@ -1026,20 +1019,14 @@ static void test_ocsf_network_mapping(void **state)
 	expect_absent(o, "traffic.bytes_in");
 	expect_int(o, "unmapped.berth.stats.interval.syns_dropped", 1);
 	json_decref(o);
-	free(text);
-	json_decref(ecs);
 
-	ecs = make_record(K_XDP_UNPUBLISHED);
-	text = render(FORMAT_OCSF, ecs, NULL);
-	o = load(text);
+	o = ocsf_of(make_record(K_XDP_UNPUBLISHED));
 	expect_absent(o, "dst_endpoint.port");
 	expect_absent(o, "container");
 	expect_str(o, "metadata.profiles.0", "host");
 	expect_absent(o, "metadata.profiles.1");
 	assert_true(json_is_true(at(o, "unmapped.berth.unpublished")));
 	json_decref(o);
-	free(text);
-	json_decref(ecs);
 }
 
 static void test_ocsf_finding_and_base(void **state)
@@ -1077,29 +1064,19 @@ static void test_ocsf_finding_and_base(void **state)
 	free(text);
 	json_decref(ecs);
 
-	ecs = make_alert("rate-spike", 47, false, false);
-	text = render(FORMAT_OCSF, ecs, NULL);
-	o = load(text);
+	o = ocsf_of(make_alert("rate-spike", 47, false, false));
 	expect_int(o, "severity_id", 3);
 	expect_int(o, "finding_info.analytic.type_id", 3);
 	expect_absent(o, "evidences.0.src_endpoint");
 	expect_absent(o, "disposition_id");
 	assert_true(json_is_real(at(o, "unmapped.berth.alert.rate_per_s")));
 	json_decref(o);
-	free(text);
-	json_decref(ecs);
 
-	ecs = make_alert("new-source", 21, true, false);
-	text = render(FORMAT_OCSF, ecs, NULL);
-	o = load(text);
+	o = ocsf_of(make_alert("new-source", 21, true, false));
 	expect_int(o, "severity_id", 2);
 	json_decref(o);
-	free(text);
-	json_decref(ecs);
 
-	ecs = make_record(K_CONFIG_RELOAD_FAILED);
-	text = render(FORMAT_OCSF, ecs, NULL);
-	o = load(text);
+	o = ocsf_of(make_record(K_CONFIG_RELOAD_FAILED));
 	expect_int(o, "class_uid", 0);
 	expect_int(o, "type_uid", 99);
 	expect_int(o, "status_id", 2);
@@ -1107,72 +1084,52 @@ static void test_ocsf_finding_and_base(void **state)
 	expect_str(o, "status_detail", "/etc/berth/policy.yaml:4:9: unknown key \"prot\"");
 	expect_str(o, "unmapped.berth.config.path", "/etc/berth/policy.yaml");
 	json_decref(o);
-	free(text);
-	json_decref(ecs);
 
-	ecs = make_record(K_CONTAINER_STOPPED);
-	text = render(FORMAT_OCSF, ecs, NULL);
-	o = load(text);
+	o = ocsf_of(make_record(K_CONTAINER_STOPPED));
 	expect_str(o, "container.network_driver", "bridge");
 	expect_str(o, "unmapped.berth.ports.0.protocol", "tcp");
 	expect_str(o, "type_name", "Base Event: container-stopped");
 	json_decref(o);
-	free(text);
-	json_decref(ecs);
 
-	ecs = make_record(K_EVENTS_LOST);
-	text = render(FORMAT_OCSF, ecs, NULL);
-	o = load(text);
+	o = ocsf_of(make_record(K_EVENTS_LOST));
 	expect_str(o, "unmapped.berth.lost.cause", "ringbuf-full");
 	expect_str(o, "message", "events-lost ringbuf-full: 12 (total 30)");
 	json_decref(o);
-	free(text);
-	json_decref(ecs);
 }
 
 static void test_cef_kinds(void **state)
 {
-	json_t *ecs;
 	char *text;
 
 	(void)state;
-	ecs = make_record(K_CLOSED);
-	text = render(FORMAT_CEF, ecs, NULL);
+	text = cef_of(make_record(K_CLOSED));
 	assert_non_null(strstr(text, " in=100 out=1212 "));
 	assert_non_null(strstr(text, " cn1=1500 cn1Label=durationMs cn2=42 cn2Label=rttUs cn3=1 "
 				     "cn3Label=retransmits "));
 	free(text);
-	json_decref(ecs);
 
-	ecs = make_record(K_XDP_STATS);
-	text = render(FORMAT_CEF, ecs, NULL);
+	text = cef_of(make_record(K_XDP_STATS));
 	assert_non_null(strstr(text, " dpt=8080 proto=TCP deviceDirection=0 in=2000 cs1=web"));
 	assert_non_null(strstr(text, " cn1=4 cn1Label=synsIn cn2=20 cn2Label=packetsIn cn3=1 "
 				     "cn3Label=synsDropped "));
 	free(text);
-	json_decref(ecs);
 
-	ecs = make_record(K_EVENTS_LOST);
-	text = render(FORMAT_CEF, ecs, NULL);
+	text = cef_of(make_record(K_EVENTS_LOST));
 	assert_string_equal(text, "CEF:0|berth|berth|1.2.3|events-lost|Events lost|5|"
 				  "rt=1796396851112 dvchost=node-1 cnt=12 reason=ringbuf-full "
 				  "cn1=30 cn1Label=lostTotal msg=events-lost ringbuf-full: 12 "
 				  "(total 30)");
 	free(text);
-	json_decref(ecs);
 
-	ecs = make_record(K_SINK_LOST);
-	text = render(FORMAT_CEF, ecs, NULL);
+	text = cef_of(make_record(K_SINK_LOST));
 	assert_string_equal(text,
 			    "CEF:0|berth|berth|1.2.3|events-lost|Events lost|5|"
 			    "rt=1796396851112 dvchost=node-1 cnt=5 reason=sink-queue-full "
 			    "cn1=7 cn1Label=lostTotal msg=events-lost sink-queue-full (output "
 			    "siem): 5 (total 7)");
 	free(text);
-	json_decref(ecs);
 
-	ecs = make_record(K_CONFIG_RELOAD_FAILED);
-	text = render(FORMAT_CEF, ecs, NULL);
+	text = cef_of(make_record(K_CONFIG_RELOAD_FAILED));
 	assert_string_equal(
 		text,
 		"CEF:0|berth|berth|1.2.3|config-reload|Configuration reload failed|5|"
@@ -1180,13 +1137,10 @@ static void test_cef_kinds(void **state)
 		"key \"prot\" filePath=/etc/berth/policy.yaml cn1=0 cn1Label=rules "
 		"msg=config-reload failure: /etc/berth/policy.yaml:4:9: unknown key \"prot\"");
 	free(text);
-	json_decref(ecs);
 
-	ecs = make_record(K_CONTAINER_STARTED);
-	text = render(FORMAT_CEF, ecs, NULL);
+	text = cef_of(make_record(K_CONTAINER_STARTED));
 	assert_non_null(strstr(text, " cs5=0.0.0.0:8080->80/tcp cs5Label=publishedPorts "));
 	free(text);
-	json_decref(ecs);
 }
 
 /* ---- failures ---- */
