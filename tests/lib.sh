@@ -605,6 +605,23 @@ _sweep_test_iptables_rules() {
 	done
 }
 
+# make_test_pki DIR: a CA (DIR/ca.pem) and a certificate for 127.0.0.1 and
+# localhost signed by it (DIR/server.pem, DIR/server.key), valid two days,
+# good for a server and for a client.
+make_test_pki() {
+	local dir=$1
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/ca.key" -out "$dir/ca.pem" \
+		-days 2 -subj "/CN=berth e2e CA" -addext "basicConstraints=critical,CA:TRUE" \
+		-addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -keyout "$dir/server.key" -out "$dir/server.csr" \
+		-subj "/CN=localhost" 2>/dev/null
+	printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "extendedKeyUsage=serverAuth,clientAuth" \
+		"basicConstraints=CA:FALSE" >"$dir/server.ext"
+	openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+		-CAcreateserial -out "$dir/server.pem" -days 2 -extfile "$dir/server.ext" 2>/dev/null
+	openssl verify -CAfile "$dir/ca.pem" "$dir/server.pem" >/dev/null
+}
+
 # port_free PORT: true when nothing listens on TCP PORT on any address.
 port_free() {
 	[ -z "$(ss -Htln "sport = :$1" 2>/dev/null)" ]

@@ -22,14 +22,15 @@ _http_container() {
 	wait_tcp 127.0.0.1 "$HTTP_WEB_PORT" 20
 }
 
-# _http_receiver_start: the receiver on $HTTP_RCV_PORT, records appended to
-# $HTTP_RCV_OUT; its pid in HTTP_RCV_PID once it listens.
+# _http_receiver_start [ARG...]: the receiver on $HTTP_RCV_PORT, records
+# appended to $HTTP_RCV_OUT, with more arguments ARG; its pid in
+# HTTP_RCV_PID once it listens.
 _http_receiver_start() {
 	local portfile=$BERTH_TEST_TMP/receiver.port deadline
 	rm -f "$portfile"
 	start_bg HTTP_RCV_PID "$BERTH_TEST_TMP/receiver.err" python3 "$HTTP_RECEIVER" \
 		--port "$HTTP_RCV_PORT" --port-file "$portfile" --out "$HTTP_RCV_OUT" \
-		--log "$BERTH_TEST_TMP/receiver.log"
+		--log "$BERTH_TEST_TMP/receiver.log" "$@"
 	deadline=$((SECONDS + 20))
 	until [ -s "$portfile" ]; do
 		if ! kill -0 "$HTTP_RCV_PID" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
@@ -229,4 +230,76 @@ test_http_spool_full_loss_counted_exactly() {
 	assert_eq "$n_received" "$(comm -12 "$BERTH_TEST_TMP/sent.sorted" "$BERTH_TEST_TMP/received.sorted" | wc -l)" \
 		"received records that berth sent"
 	grep -q "output siem lost" "$HTTP_ERR"
+}
+
+# HTTPS both ways: the receiver's certificate is checked against the output's
+# tls.ca, and the receiver asks for a client certificate. Of three outputs to
+# it, only the one that trusts the CA and shows a certificate delivers; the
+# one that trusts the system's store refuses the server, the one without a
+# certificate is refused by it, and both say why and keep their records.
+test_http_tls_verified_both_ways() {
+	require_root || return $?
+	require_berth || return $?
+	require_connload || return $?
+	command -v openssl >/dev/null || skip_because "openssl not installed" || return $?
+	_http_container || return $?
+
+	local pki=$BERTH_TEST_TMP/pki policy=$BERTH_TEST_TMP/berth.yaml out=$BERTH_TEST_TMP/stdout.json
+	local err=$BERTH_TEST_TMP/berth.err n=20 res
+	local accepted='.event.action=="connection-accepted" and .container.name=="berth-test-http"'
+	mkdir -p "$pki"
+	make_test_pki "$pki"
+	HTTP_RCV_OUT=$BERTH_TEST_TMP/received.json
+	HTTP_RCV_PORT=$(free_port 18520)
+	: >"$HTTP_RCV_OUT"
+	_http_receiver_start --tls-cert "$pki/server.pem" --tls-key "$pki/server.key" \
+		--tls-client-ca "$pki/ca.pem"
+	cat >"$policy" <<EOF
+outputs:
+  - type: stdout
+  - name: trusted
+    url: "https://localhost:$HTTP_RCV_PORT/trusted/_bulk"
+    shape: elasticsearch
+    actions: [connection-accepted]
+    batch: {events: 5, interval: 200ms}
+    tls: {ca: "$pki/ca.pem", cert: "$pki/server.pem", key: "$pki/server.key"}
+  - name: system-store
+    url: "https://127.0.0.1:$HTTP_RCV_PORT/system-store/_bulk"
+    shape: elasticsearch
+    actions: [connection-accepted]
+    retry: {min: 100ms, max: 400ms}
+    tls: {cert: "$pki/server.pem", key: "$pki/server.key"}
+  - name: anonymous
+    url: "https://localhost:$HTTP_RCV_PORT/anonymous/_bulk"
+    shape: elasticsearch
+    actions: [connection-accepted]
+    retry: {min: 100ms, max: 400ms}
+    tls: {ca: "$pki/ca.pem"}
+EOF
+	HTTP_ERR=$err
+	start_berth HTTP_BERTH_PID "$out" "$err" watch --config "$policy" --interval 1
+	res=$(connload --target "127.0.0.1:$HTTP_WEB_PORT" --connections "$n" --concurrency 4 --timeout-s 30)
+	assert_eq "$n" "$(jq .connections_ok <<<"$res")" "client connections ($res)"
+	wait_for_json "$out" "$accepted" "$n" 30
+	wait_for_json "$HTTP_RCV_OUT" "$accepted" "$n" 30
+	wait_for_line "$err" 'system-store: .*certificate' 30 "$HTTP_BERTH_PID"
+	wait_for_line "$err" 'anonymous: ' 30 "$HTTP_BERTH_PID"
+	_http_stop_berth
+	_http_receiver_stop
+
+	# Only the trusted output's requests were answered, and each record once.
+	assert_eq "" "$(awk '$1 != "handshake" && $2 != "/trusted/_bulk"' "$BERTH_TEST_TMP/receiver.log" | head -3)" \
+		"requests of other outputs that reached the receiver"
+	assert_eq "$n" "$(jq_count "$HTTP_RCV_OUT" "$accepted")" "records received"
+	assert_eq "" "$(sort "$HTTP_RCV_OUT" | uniq -d | head -3)" "records received twice"
+	# The receiver saw the refusals: berth's of its certificate, its own of none.
+	grep -q '^handshake failed' "$BERTH_TEST_TMP/receiver.log" || {
+		echo "the receiver logged no failed handshake:" >&2
+		cat "$BERTH_TEST_TMP/receiver.log" >&2
+		return 1
+	}
+	log "$(grep -m1 'system-store: ' "$err")"
+	log "$(grep -m1 'anonymous: ' "$err")"
+	assert_eq 0 "$(jq_count "$out" '.event.action=="events-lost" and .berth.lost.cause=="sink-rejected"')" \
+		"records rejected for good (a TLS failure is retried, not a refusal)"
 }

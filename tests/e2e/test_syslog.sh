@@ -23,21 +23,6 @@ _free_udp_port() {
 	return 1
 }
 
-# _make_pki DIR: a CA and a server certificate for 127.0.0.1 and localhost.
-_make_pki() {
-	local dir=$1
-	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/ca.key" -out "$dir/ca.pem" \
-		-days 2 -subj "/CN=berth e2e CA" -addext "basicConstraints=critical,CA:TRUE" \
-		-addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
-	openssl req -newkey rsa:2048 -nodes -keyout "$dir/server.key" -out "$dir/server.csr" \
-		-subj "/CN=localhost" 2>/dev/null
-	printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "extendedKeyUsage=serverAuth" \
-		"basicConstraints=CA:FALSE" >"$dir/server.ext"
-	openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
-		-CAcreateserial -out "$dir/server.pem" -days 2 -extfile "$dir/server.ext" 2>/dev/null
-	openssl verify -CAfile "$dir/ca.pem" "$dir/server.pem" >/dev/null
-}
-
 # _start_rsyslog DIR UDP_PORT TCP_PORT TLS_PORT: rsyslogd with its own
 # configuration in DIR, one input per transport on 127.0.0.1, each written
 # to DIR/<transport>.log one line per message: MSGID, tab, STRUCTURED-DATA,
@@ -207,7 +192,7 @@ test_syslog_rsyslog_udp_tcp_tls() {
 	local total t drops
 
 	mkdir -p "$dir"
-	_make_pki "$dir"
+	make_test_pki "$dir"
 	udp=$(_free_udp_port 15514)
 	tcp=$(free_port 15514)
 	tls=$(free_port $((tcp + 1)))
@@ -299,7 +284,7 @@ test_syslog_rsyslog_restart() {
 	local closed='.event.action=="connection-closed" and .container.name=="berth-test-syslog"'
 
 	mkdir -p "$dir"
-	_make_pki "$dir"
+	make_test_pki "$dir"
 	udp=$(_free_udp_port 15614)
 	tcp=$(free_port 15614)
 	tls=$(free_port $((tcp + 1)))

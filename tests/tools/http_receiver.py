@@ -18,9 +18,12 @@ Answers are 200 unless --statuses says otherwise for the first requests
 SIGTERM stops it between two requests: a request it read is answered, none
 is left half done, so a restart on the same port loses and repeats nothing.
 The port is taken with SO_REUSEADDR, so a restart can bind it at once.
+With --tls-cert and --tls-key it speaks HTTPS; a client that refuses the
+certificate is only logged (--log: "handshake failed ...").
 
   http_receiver.py --port 18500 --out records.ndjson [--shape auto]
                    [--port-file F] [--statuses 503,503] [--log requests.log]
+                   [--tls-cert server.pem --tls-key server.key [--tls-client-ca ca.pem]]
 """
 import argparse
 import http.server
@@ -28,6 +31,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import sys
 import threading
 
@@ -135,6 +139,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+class Server(http.server.HTTPServer):
+    def get_request(self):
+        try:
+            return super().get_request()
+        except ssl.SSLError as e:
+            # The client refused the certificate (or spoke no TLS): say so.
+            if self.log:
+                self.log.write("handshake failed %s\n" % (e.reason or e))
+                self.log.flush()
+            raise
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--port", type=int, default=0, help="0: any free port")
@@ -145,13 +161,23 @@ def main():
     p.add_argument("--status", type=int, default=200, help="answer after --statuses")
     p.add_argument("--statuses", default="", help="comma-separated answers to the first requests")
     p.add_argument("--log", help="one line per request: index path shape status records")
+    p.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
+    p.add_argument("--tls-key", help="... and this key (PEM)")
+    p.add_argument("--tls-client-ca", help="require a client certificate signed by this CA")
     args = p.parse_args()
 
-    srv = http.server.HTTPServer(("127.0.0.1", args.port), Handler, bind_and_activate=False)
+    srv = Server(("127.0.0.1", args.port), Handler, bind_and_activate=False)
     srv.allow_reuse_address = True
     srv.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.server_bind()
     srv.server_activate()
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.tls_client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(args.tls_client_ca)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     srv.lock = threading.Lock()
     srv.requests = 0
     srv.statuses = [int(s) for s in args.statuses.split(",") if s.strip()]
