@@ -478,13 +478,33 @@ int outputs_open(struct outputs *o, const struct sink_config *configs, unsigned 
 	return 0;
 }
 
+/* Ends a sink's delivery (what it could not deliver by deadline is counted lost). */
+static void close_sink(struct sink *s, int64_t deadline_ms)
+{
+	if (s->opened && s->ops->close)
+		s->ops->close(s, deadline_ms);
+	s->opened = false;
+}
+
+/* stdout and files do not lose at exit but to a failing disk or reader. */
+static bool writes_locally(const struct sink *s)
+{
+	return s->cfg.type == SINK_STDOUT || s->cfg.type == SINK_FILE;
+}
+
+void outputs_close_remote(struct outputs *o, int64_t deadline_ms)
+{
+	for (unsigned int i = 0; i < o->n_sinks; i++)
+		if (!writes_locally(&o->sinks[i]))
+			close_sink(&o->sinks[i], deadline_ms);
+}
+
 void outputs_close(struct outputs *o, int64_t deadline_ms)
 {
 	for (unsigned int i = 0; i < o->n_sinks; i++) {
 		struct sink *s = &o->sinks[i];
 
-		if (s->opened && s->ops->close)
-			s->ops->close(s, deadline_ms);
+		close_sink(s, deadline_ms);
 		sink_pop(s, s->count);
 		free(s->ring);
 		buf_free(&s->scratch);
@@ -560,7 +580,7 @@ void outputs_send_except(struct outputs *o, const struct sink *except, const cha
 	for (unsigned int i = 0; i < o->n_sinks; i++) {
 		struct sink *s = &o->sinks[i];
 
-		if (s == except || !passes(&s->cfg, kind, action, severity))
+		if (s == except || !s->opened || !passes(&s->cfg, kind, action, severity))
 			continue;
 		if (!render(o, s, json, len)) {
 			sink_lost(s, LOSS_FORMAT, 1);
@@ -584,7 +604,7 @@ void outputs_flush(struct outputs *o)
 	for (unsigned int i = 0; i < o->n_sinks; i++) {
 		struct sink *s = &o->sinks[i];
 
-		if (!s->pending)
+		if (!s->pending || !s->opened)
 			continue;
 		s->pending = false;
 		if (now < 0)
@@ -599,7 +619,7 @@ void outputs_tick(struct outputs *o, int64_t now_ms)
 	for (unsigned int i = 0; i < o->n_sinks; i++) {
 		struct sink *s = &o->sinks[i];
 
-		if (s->ops->tick)
+		if (s->opened && s->ops->tick)
 			s->ops->tick(s, now_ms);
 	}
 }

@@ -185,7 +185,7 @@ struct sink {
 	uint64_t lost_reported[LOSS__MAX]; /* totals in the last events-lost record */
 	struct buf scratch;
 	bool pending; /* records queued since the last kick */
-	bool opened;
+	bool opened;  /* and not closed yet: it takes records */
 };
 
 /* The transports. */
@@ -224,6 +224,12 @@ struct outputs {
  */
 int outputs_open(struct outputs *o, const struct sink_config *configs, unsigned int n,
 		 const struct pseudonym_key *key, int epoll_fd, char *err, size_t errlen);
+/*
+ * At exit, first: the sinks that send elsewhere (syslog, HTTP) deliver what
+ * they can until deadline (monotonic ms) and close, counting the rest lost,
+ * so that outputs_report_losses() can still tell stdout and the files.
+ */
+void outputs_close_remote(struct outputs *o, int64_t deadline_ms);
 /* Delivers what it can until deadline (monotonic ms), then frees everything. */
 void outputs_close(struct outputs *o, int64_t deadline_ms);
 

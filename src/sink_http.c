@@ -1622,7 +1622,7 @@ static void drive_until(struct http_sink *h, int64_t deadline_ms)
 static void http_close(struct sink *s, int64_t deadline_ms)
 {
 	struct http_sink *h = s->state;
-	uint64_t left;
+	uint64_t lost_before, lost;
 
 	if (!h)
 		return;
@@ -1662,19 +1662,27 @@ static void http_close(struct sink *s, int64_t deadline_ms)
 		h->in_flight = false;
 	}
 
-	/* A batch from the spool stays there (settled ES items sent again, at least once). */
+	/*
+	 * A batch from the spool stays there (settled ES items sent again, at
+	 * least once); one from the queue goes to the spool, or is lost with
+	 * the rest of the queue when there is none.
+	 */
+	lost_before = s->stats.lost[LOSS_WRITE] + s->stats.lost[LOSS_SPOOL_FULL];
 	if (h->batch.from == BATCH_QUEUE)
 		spill_batch(h);
 	h->batch.from = BATCH_NONE;
 	h->batch.n = 0;
 	if (h->has_spool)
 		spill_queue(h);
-	left = s->count;
-	if (left) {
-		log_warn("%s: %" PRIu64 " records not delivered before exit", sink_name(s), left);
-		take_from_queue(s, s->count);
+	if (s->count) {
+		uint64_t left = s->count;
+
+		take_from_queue(s, left);
 		sink_lost(s, LOSS_WRITE, left);
 	}
+	lost = s->stats.lost[LOSS_WRITE] + s->stats.lost[LOSS_SPOOL_FULL] - lost_before;
+	if (lost)
+		log_warn("%s: %" PRIu64 " records not delivered before exit", sink_name(s), lost);
 	if (h->has_spool && h->spool.events)
 		log_info("%s: %" PRIu64 " records stay in the spool for the next run", sink_name(s),
 			 h->spool.events);

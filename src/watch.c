@@ -1047,6 +1047,10 @@ int watch_run(const struct watch_options *opts, struct policy *policy)
 	release_held(&w, true);
 	report_stats(&w);
 	outputs_flush(&w.outputs);
+	/* What syslog and HTTP cannot deliver in time, stdout and the files still hear of. */
+	outputs_close_remote(&w.outputs, monotonic_ms() + CLOSE_DELIVERY_MS);
+	outputs_report_losses(&w.outputs, sink_lost_out, &w);
+	outputs_flush(&w.outputs);
 	exit_code = w.outputs.stdout_failed && w.outputs.n_sinks == 1 ? 1 : 0;
 
 cleanup:

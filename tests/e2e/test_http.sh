@@ -303,3 +303,41 @@ EOF
 	assert_eq 0 "$(jq_count "$out" '.event.action=="events-lost" and .berth.lost.cause=="sink-rejected"')" \
 		"records rejected for good (a TLS failure is retried, not a refusal)"
 }
+
+# A receiver that never answers and no spool: what the HTTP output still
+# holds at exit is lost, and stdout, closed after it, says so exactly.
+test_http_loss_at_exit_reported_on_stdout() {
+	require_root || return $?
+	require_berth || return $?
+	require_connload || return $?
+	_http_container || return $?
+
+	local policy=$BERTH_TEST_TMP/berth.yaml out=$BERTH_TEST_TMP/stdout.json n=30 res dead_port
+	local accepted='.event.action=="connection-accepted" and .container.name=="berth-test-http"'
+	local lost='.event.action=="events-lost" and .berth.lost.sink=="siem"'
+	dead_port=$(free_port 18540)
+	cat >"$policy" <<EOF
+outputs:
+  - type: stdout
+  - name: siem
+    url: "http://127.0.0.1:$dead_port/_bulk"
+    shape: elasticsearch
+    actions: [connection-accepted]
+    batch: {events: 10, interval: 200ms}
+    retry: {min: 100ms, max: 400ms}
+EOF
+	HTTP_ERR=$BERTH_TEST_TMP/berth.err
+	start_berth HTTP_BERTH_PID "$out" "$HTTP_ERR" watch --config "$policy" --interval 1
+	res=$(connload --target "127.0.0.1:$HTTP_WEB_PORT" --connections "$n" --concurrency 4 --timeout-s 30)
+	assert_eq "$n" "$(jq .connections_ok <<<"$res")" "client connections ($res)"
+	wait_for_json "$out" "$accepted" "$n" 30
+	wait_for_line "$HTTP_ERR" 'siem: .*retrying with backoff' 30 "$HTTP_BERTH_PID"
+	_http_stop_berth
+
+	local n_sent
+	n_sent=$(jq_count "$out" '.event.action=="connection-accepted"')
+	assert_eq "$n_sent" "$(jq_sum "$out" "$lost" '.berth.lost.count')" "records reported lost"
+	assert_eq "sink-write-failed" "$(jq -Rr "fromjson? | select($lost) | .berth.lost.cause" "$out" | sort -u)" \
+		"the cause of the loss"
+	grep -q "siem: $n_sent records not delivered before exit" "$HTTP_ERR"
+}
