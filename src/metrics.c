@@ -505,9 +505,13 @@ static const struct {
 	const char *name, *type, *help;
 	enum sink_figure figure;
 } sink_families[] = {
-	{ "berth_sink_events_delivered_total", "counter", "Records a sink handed to its receiver.",
+	{ "berth_sink_events_delivered_total", "counter",
+	  "Records a sink delivered: acknowledged by the receiver's TCP (syslog "
+	  "streams), answered 2xx (HTTP), written (the others).",
 	  SINK_DELIVERED },
-	{ "berth_sink_queue_events", "gauge", "Records waiting in a sink's queue.",
+	{ "berth_sink_queue_events", "gauge",
+	  "Records waiting in a sink's queue, written but unacknowledged ones "
+	  "included.",
 	  SINK_QUEUE_EVENTS },
 	{ "berth_sink_queue_bytes", "gauge", "Bytes waiting in a sink's queue.", SINK_QUEUE_BYTES },
 	{ "berth_sink_spool_events", "gauge",

@@ -7,10 +7,15 @@
  *
  * Nothing here blocks the event loop: sockets are non-blocking, host names
  * are resolved with getaddrinfo_a() and polled from tick(), connect and the
- * TLS handshake are driven by readiness. A record leaves the queue only
- * once all of its bytes were written; a connection lost in the middle of
- * one sends it again, whole, on the next connection. docs/outputs.md,
- * "syslog", is the user's view of the same.
+ * TLS handshake are driven by readiness.
+ *
+ * On a stream, a record leaves the queue only once the receiver's TCP has
+ * acknowledged all of its bytes (SIOCOUTQ: what the socket still holds
+ * unacknowledged); a connection that breaks before that sends it again,
+ * whole, on the next one. Written is not delivered: a receiver that
+ * vanishes without a FIN (a host gone, a firewall that drops) takes what
+ * the kernel had accepted with it. docs/outputs.md, "syslog", is the
+ * user's view of the same.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -21,10 +26,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <linux/sockios.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -44,6 +52,8 @@
 /* Frames written per write() on a stream: a burst costs a few writes. */
 #define STREAM_BATCH_BYTES (64 * 1024)
 #define STREAM_BATCH_RECORDS 256
+/* Records written and not yet acknowledged: past this, writing waits for acks. */
+#define UNACKED_MAX 16384
 #define BACKOFF_FIRST_MS 500
 #define BACKOFF_MAX_MS 30000
 /* A SYN to a host that drops it would wait minutes for the kernel's verdict. */
@@ -93,6 +103,18 @@ struct syslog_conn {
 	size_t frame_end[STREAM_BATCH_RECORDS];
 	unsigned int n_framed;
 
+	/*
+	 * The records written whole and not acknowledged yet: the first
+	 * n_unacked of the queue (the framed ones follow them). Record i was
+	 * written once the socket had taken unacked_end[(unacked_head + i) %
+	 * UNACKED_MAX] bytes on this connection, counted in wire_written
+	 * (TLS: ciphertext, as the kernel counts).
+	 */
+	uint64_t *unacked_end;
+	unsigned int unacked_head, n_unacked;
+	uint64_t wire_written;
+	uint64_t out_wire_start; /* wire_written when out's first byte went */
+
 	int64_t next_attempt_ms, backoff_ms;
 	bool down_reported; /* a warning said the receiver is unreachable */
 	char last_error[256];
@@ -104,6 +126,7 @@ struct syslog_conn {
 
 static void start_connect(struct syslog_conn *c, int64_t now_ms);
 static void send_queued(struct syslog_conn *c, int64_t now_ms);
+static void take_acknowledged(struct syslog_conn *c);
 
 /* ---- small helpers ---- */
 
@@ -189,10 +212,13 @@ static void close_socket(struct syslog_conn *c)
 	c->fd = -1;
 	c->watched = 0;
 	c->want_write = false;
-	/* Whatever was framed goes out again, whole, on the next connection. */
+	/* Whatever was framed or not acknowledged goes out again on the next connection. */
 	buf_reset(&c->out);
 	c->out_sent = 0;
 	c->n_framed = 0;
+	c->n_unacked = 0;
+	c->unacked_head = 0;
+	c->wire_written = 0;
 }
 
 static void free_addrs(struct syslog_conn *c)
@@ -217,7 +243,11 @@ static void schedule_retry(struct syslog_conn *c, int64_t now_ms)
 static void went_down(struct syslog_conn *c, const char *why, int64_t now_ms)
 {
 	bool was_up = c->phase == PHASE_UP;
+	unsigned int again;
 
+	/* A broken socket still knows how far the receiver acknowledged. */
+	take_acknowledged(c);
+	again = c->n_unacked;
 	close_socket(c);
 	free_addrs(c);
 	c->phase = PHASE_DOWN;
@@ -225,8 +255,9 @@ static void went_down(struct syslog_conn *c, const char *why, int64_t now_ms)
 	schedule_retry(c, now_ms);
 	if (!c->down_reported || strcmp(why, c->last_error)) {
 		if (was_up)
-			log_warn("output %s: connection to %s lost (%s); reconnecting (%u queued)",
-				 c->sink->cfg.name, c->peer, why, c->sink->count);
+			log_warn("output %s: connection to %s lost (%s); reconnecting (%u queued, "
+				 "%u of them written but not acknowledged: sent again)",
+				 c->sink->cfg.name, c->peer, why, c->sink->count, again);
 		else
 			log_warn("output %s: cannot connect to %s: %s; retrying with backoff "
 				 "up to %d s",
@@ -635,8 +666,10 @@ static void frame_more(struct syslog_conn *c)
 
 	buf_reset(&c->out);
 	c->out_sent = 0;
+	c->out_wire_start = c->wire_written;
 	while (c->n_framed < STREAM_BATCH_RECORDS && c->out.len < STREAM_BATCH_BYTES &&
-	       (r = sink_peek(s, c->n_framed))) {
+	       c->n_unacked + c->n_framed < UNACKED_MAX &&
+	       (r = sink_peek(s, c->n_unacked + c->n_framed))) {
 		buf_printf(&c->out, "%zu ", r->len);
 		buf_append(&c->out, r->data, r->len);
 		if (c->out.failed)
@@ -650,19 +683,52 @@ static void frame_more(struct syslog_conn *c)
 	}
 }
 
-/* Records whose frames are written whole leave the queue. */
+/* Records whose frames are written whole wait for the receiver's acknowledgement. */
 static void frames_written(struct syslog_conn *c)
 {
 	unsigned int done = 0;
 
-	while (done < c->n_framed && c->frame_end[done] <= c->out_sent)
+	while (done < c->n_framed && c->frame_end[done] <= c->out_sent) {
+		/*
+		 * In plain TCP a frame's last byte has a known place on the wire;
+		 * in TLS it is somewhere in what this write put there: the end of
+		 * it, which at worst sends a few records of the last write again.
+		 */
+		c->unacked_end[(c->unacked_head + c->n_unacked) % UNACKED_MAX] =
+			c->ssl ? c->wire_written : c->out_wire_start + c->frame_end[done];
+		c->n_unacked++;
 		done++;
+	}
 	if (!done)
 		return;
-	for (unsigned int i = 0; i < done; i++)
-		record_done(c->sink);
 	c->n_framed -= done;
 	memmove(c->frame_end, c->frame_end + done, c->n_framed * sizeof(c->frame_end[0]));
+	take_acknowledged(c);
+}
+
+/*
+ * Records whose bytes the receiver acknowledged leave the queue. Where the
+ * socket cannot say (SIOCOUTQ fails), written is taken as acknowledged.
+ * On a unix stream the kernel counts buffer sizes, not bytes: records stay
+ * until the receiver has read everything, which errs on the safe side.
+ */
+static void take_acknowledged(struct syslog_conn *c)
+{
+	uint64_t acked = c->wire_written;
+	int outstanding;
+
+	if (!c->n_unacked)
+		return;
+	/* TLS may have written on its own since (a key update): count it too. */
+	if (c->ssl)
+		acked = c->wire_written = BIO_number_written(SSL_get_wbio(c->ssl));
+	if (c->fd >= 0 && !ioctl(c->fd, SIOCOUTQ, &outstanding) && outstanding > 0)
+		acked = (uint64_t)outstanding < acked ? acked - (uint64_t)outstanding : 0;
+	while (c->n_unacked && c->unacked_end[c->unacked_head] <= acked) {
+		record_done(c->sink);
+		c->unacked_head = (c->unacked_head + 1) % UNACKED_MAX;
+		c->n_unacked--;
+	}
 }
 
 /*
@@ -680,8 +746,10 @@ static ssize_t stream_write(struct syslog_conn *c, char *why, size_t len)
 		do
 			ret = send(c->fd, data, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 		while (ret < 0 && errno == EINTR);
-		if (ret >= 0)
+		if (ret >= 0) {
+			c->wire_written += (uint64_t)ret;
 			return ret;
+		}
 		if (errno == EAGAIN) {
 			c->want_write = true;
 			return 0;
@@ -693,8 +761,11 @@ static ssize_t stream_write(struct syslog_conn *c, char *why, size_t len)
 	ERR_clear_error();
 	errno = 0;
 	ret = SSL_write(c->ssl, data, n > INT32_MAX ? INT32_MAX : (int)n);
-	if (ret > 0)
+	if (ret > 0) {
+		/* Handshake and records, all that the kernel has counted on this socket. */
+		c->wire_written = BIO_number_written(SSL_get_wbio(c->ssl));
 		return ret;
+	}
 	ssl_error = SSL_get_error(c->ssl, ret);
 	if (ssl_error == SSL_ERROR_WANT_WRITE) {
 		c->want_write = true;
@@ -733,7 +804,10 @@ static void send_frames(struct syslog_conn *c, int64_t now_ms)
 
 static void send_queued(struct syslog_conn *c, int64_t now_ms)
 {
-	if (c->phase != PHASE_UP || c->want_write || !c->sink->count)
+	if (c->phase != PHASE_UP)
+		return;
+	take_acknowledged(c);
+	if (c->want_write || c->sink->count == c->n_unacked)
 		return;
 	if (c->stream)
 		send_frames(c, now_ms);
@@ -856,10 +930,17 @@ static int syslog_open(struct sink *s, char *err, size_t errlen)
 	}
 	c->sink = s;
 	c->fd = -1;
+	c->unacked_end = calloc(UNACKED_MAX, sizeof(*c->unacked_end));
+	if (!c->unacked_end) {
+		free(c);
+		snprintf(err, errlen, "output %s: out of memory", cfg->name);
+		return -1;
+	}
 	c->verify_name = cfg->tls_server_name ? cfg->tls_server_name : cfg->host;
 	peer_name(c);
 	if (cfg->transport == SYSLOG_TLS && make_ssl_ctx(c, err, errlen)) {
 		SSL_CTX_free(c->ssl_ctx);
+		free(c->unacked_end);
 		free(c);
 		return -1;
 	}
@@ -1043,6 +1124,7 @@ static void syslog_close(struct sink *s, int64_t deadline_ms)
 		free(c->lookup);
 	SSL_CTX_free(c->ssl_ctx);
 	buf_free(&c->out);
+	free(c->unacked_end);
 	free(c);
 	s->state = NULL;
 	s->stats.connected = false;

@@ -333,3 +333,90 @@ EOF
 	done
 	assert_eq $((2 * n)) "$(jq_count "$out" "$closed")" "connection-closed on stdout"
 }
+
+# _black_hole PORT: loopback segments to TCP PORT are dropped (the receiver's
+# own segments still go): a receiver on an unreachable host, as berth sees it.
+_black_hole() {
+	register_cleanup iptables -D INPUT -i lo -p tcp --dport "$1" -m comment --comment berth-test -j DROP
+	iptables -I INPUT -i lo -p tcp --dport "$1" -m comment --comment berth-test -j DROP
+}
+
+_black_hole_end() {
+	iptables -D INPUT -i lo -p tcp --dport "$1" -m comment --comment berth-test -j DROP
+}
+
+# What berth wrote while nothing reached rsyslogd (a black hole on its
+# ports), then rsyslogd went: the records its TCP never acknowledged are
+# sent again on the next connection, and rsyslogd gets every record once.
+test_syslog_unacknowledged_sent_again() {
+	require_root || return $?
+	require_berth || return $?
+	require_connload || return $?
+	command -v rsyslogd >/dev/null ||
+		skip_because "rsyslogd not installed (scripts/install-deps: rsyslog, rsyslog-openssl)" ||
+		return $?
+	compgen -G "/usr/lib/*/rsyslog/lmnsd_ossl.so" >/dev/null ||
+		skip_because "rsyslog's OpenSSL driver not installed (rsyslog-openssl)" || return $?
+	command -v iptables >/dev/null || skip_because "iptables not installed" || return $?
+	ensure_docker || return $?
+	ensure_test_image
+	local dir=$BERTH_TEST_TMP/rsyslog out=$BERTH_TEST_TMP/stdout.json err=$BERTH_TEST_TMP/berth.err
+	local policy=$BERTH_TEST_TMP/berth.yaml udp tcp tls port berth_pid res t n=10
+	local closed='.event.action=="connection-closed" and .container.name=="berth-test-syslog"'
+
+	mkdir -p "$dir"
+	make_test_pki "$dir"
+	udp=$(_free_udp_port 15624)
+	tcp=$(free_port 15624)
+	tls=$(free_port $((tcp + 1)))
+	port=$(free_port $((tls + 1)))
+	_start_rsyslog "$dir" "$udp" "$tcp" "$tls"
+	container_run berth-test-syslog -p "127.0.0.1:$port:80" "$TEST_IMAGE" httpd -f -p 80 -h /www >/dev/null
+	wait_tcp 127.0.0.1 "$port" 20
+	cat >"$policy" <<EOF
+outputs:
+  - type: stdout
+  - name: rsyslog-tcp
+    address: "tcp://127.0.0.1:$tcp"
+  - name: rsyslog-tls
+    address: "tls://127.0.0.1:$tls"
+    tls: {ca: $dir/ca.pem, server_name: localhost}
+EOF
+	start_berth berth_pid "$out" "$err" watch --config "$policy" --interval 60
+	res=$(connload --target "127.0.0.1:$port" --connections "$n" --concurrency 2 --timeout-s 60)
+	assert_eq "$n" "$(jq .connections_ok <<<"$res")" "client connections before the black hole"
+	wait_for_json "$out" "$closed" "$n" 30
+	_wait_lines "$(grep -c . "$out")" 10 "$dir/tcp.log" "$dir/tls.log"
+
+	_black_hole "$tcp"
+	_black_hole "$tls"
+	res=$(connload --target "127.0.0.1:$port" --connections "$n" --concurrency 2 --timeout-s 60)
+	assert_eq "$n" "$(jq .connections_ok <<<"$res")" "client connections into the black hole"
+	wait_for_json "$out" "$closed" $((2 * n)) 30
+	sleep 0.5
+	stop_process "$RSYSLOG_PID" || true
+	wait_for_line "$err" "output rsyslog-tcp: connection to tcp://127.0.0.1:$tcp lost" 10
+	wait_for_line "$err" "output rsyslog-tls: connection to tls://127.0.0.1:$tls lost" 10
+	_black_hole_end "$tcp"
+	_black_hole_end "$tls"
+	_start_rsyslog "$dir" "$udp" "$tcp" "$tls"
+	wait_for_line "$err" "output rsyslog-tcp: connected to tcp://127.0.0.1:$tcp" 20
+	wait_for_line "$err" "output rsyslog-tls: connected to tls://127.0.0.1:$tls" 20
+	_wait_lines "$(grep -c . "$out")" 10 "$dir/tcp.log" "$dir/tls.log"
+	stop_process "$berth_pid" || {
+		echo "berth exited $? on SIGTERM; stderr:" >&2
+		cat "$err" >&2
+		return 1
+	}
+	grep "connection to .* lost" "$err" >&2
+	for t in tcp tls; do
+		# Every record of the black hole was written, none acknowledged.
+		grep -Eq "output rsyslog-$t: connection to .* lost .*\(([0-9]+) queued, \1 of them written but not acknowledged" "$err" ||
+			{
+				echo "$t: not every queued record was written and unacknowledged" >&2
+				return 1
+			}
+		assert_eq "$(grep -c . "$out")" "$(_lines "$dir/$t.log")" "records rsyslog got over $t"
+		_compare_syslog "$out" "$dir/$t.log" berth-test-syslog
+	done
+}

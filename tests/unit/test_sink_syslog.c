@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -700,6 +701,74 @@ static void test_tcp_reconnect_resends_record_whole(void **state)
 	close(lfd);
 }
 
+/*
+ * A receiver that stops reading, then resets: the records its kernel had
+ * acknowledged (those in its receive buffer, read here with MSG_PEEK) are
+ * delivered; every later one, also those berth had written into its own
+ * socket, goes whole on the next connection, with none missing and none
+ * twice.
+ */
+static void test_tcp_unacknowledged_records_sent_again(void **state)
+{
+	enum { N = 400, LEN = 1000, FRAME = LEN + 5 /* "1000 " */ };
+	struct tmp *t = *state;
+	struct harness h = { 0 };
+	int lfd = listen_tcp(&h, 4096), conn, avail = 0;
+	struct sink_config cfg = { .transport = SYSLOG_TCP, .host = "127.0.0.1", .port = h.port };
+	struct linger reset = { .l_onoff = 1, .l_linger = 0 };
+	char *records[N], *peeked;
+	struct received r = { 0 };
+	struct buf want = { 0 };
+	unsigned int acked;
+
+	capture_stderr(&h, t->dir);
+	open_sink(&h, &cfg);
+	conn = accept_within(&h, lfd, 2000);
+	assert_true(conn >= 0);
+	for (unsigned int i = 0; i < N; i++) {
+		records[i] = pattern(LEN, i);
+		snprintf(records[i], 12, "record %04u", i);
+		records[i][11] = ' ';
+		push(&h, records[i], LEN);
+	}
+	pump(&h, 500, NULL, NULL);
+	/* Written is not delivered: what the receiver's kernel did not take stays queued. */
+	assert_int_equal(ioctl(conn, FIONREAD, &avail), 0);
+	acked = (unsigned int)avail / FRAME;
+	assert_true(acked < N);
+	assert_int_equal(h.s->stats.delivered, acked);
+	assert_int_equal(h.s->count, N - acked);
+	peeked = malloc(avail);
+	assert_non_null(peeked);
+	assert_int_equal(recv(conn, peeked, avail, MSG_PEEK | MSG_DONTWAIT), avail);
+	for (unsigned int i = 0; i < acked; i++)
+		assert_memory_equal(peeked + i * FRAME + 5, records[i], LEN);
+	free(peeked);
+	assert_int_equal(setsockopt(conn, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset)), 0);
+	close(conn);
+
+	assert_true(pump(&h, 3000, is_down, NULL));
+	assert_int_equal(logged(&h, "of them written but not acknowledged: sent again"), 1);
+	conn = accept_within(&h, lfd, 5000);
+	assert_true(conn >= 0);
+	for (unsigned int i = acked; i < N; i++) {
+		buf_printf(&want, "%d ", LEN);
+		buf_append(&want, records[i], LEN);
+	}
+	receive(&h, &r, conn, want.len, 10000);
+	expect_bytes(&r.data, want.data, want.len);
+	assert_true(pump(&h, 2000, queue_empty, NULL));
+	assert_int_equal(h.s->stats.delivered, N);
+	assert_int_equal(h.s->stats.lost[LOSS_WRITE], 0);
+	close_sink(&h, 1000);
+	for (unsigned int i = 0; i < N; i++)
+		free(records[i]);
+	buf_free(&r.data);
+	buf_free(&want);
+	close(conn);
+	close(lfd);
+}
+
 /* At exit the queue is delivered within the deadline, even mid-connect. */
 static void test_close_delivers_queue(void **state)
 {
@@ -1302,6 +1371,7 @@ int main(void)
 		TMP_TEST(test_failed_lookup_is_retried),
 		TMP_TEST(test_tcp_partial_writes),
 		TMP_TEST(test_tcp_reconnect_resends_record_whole),
+		TMP_TEST(test_tcp_unacknowledged_records_sent_again),
 		TMP_TEST(test_close_delivers_queue),
 		TMP_TEST(test_close_counts_what_it_could_not_deliver),
 		TMP_TEST(test_unix_datagrams_and_receiver_restart),
