@@ -932,6 +932,14 @@ static int check_output(struct walk *w, const yaml_node_t *node, const struct si
 					   "batch, token_file or index";
 	if (c->type != SINK_FILE && (c->rotate_bytes || c->rotate_age_ms || c->keep_given))
 		misplaced = "rotate";
+	if (c->timeout_ms && c->type == SINK_SYSLOG &&
+	    (c->transport == SYSLOG_UDP || c->transport == SYSLOG_UNIX))
+		return fail(w, node,
+			    "output '%s': timeout applies to tcp:// and tls:// syslog, not to "
+			    "udp:// or unix:",
+			    c->name);
+	if (c->timeout_ms && c->type != SINK_HTTP && c->type != SINK_SYSLOG)
+		misplaced = "timeout";
 	if (misplaced)
 		return fail(w, node, "output '%s': %s does not apply to a %s output", c->name,
 			    misplaced, type_names[c->type]);

@@ -21,6 +21,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -411,6 +413,26 @@ static void socket_connected(struct syslog_conn *c, int64_t now_ms)
 	drive_handshake(c, now_ms);
 }
 
+/*
+ * A receiver whose host is gone sends no FIN: without this the kernel would
+ * retransmit for a quarter of an hour before giving up. Written bytes
+ * unacknowledged for timeout_ms, or an idle connection whose keepalive
+ * probes go unanswered, break the connection; its records go again on the
+ * next one.
+ */
+static void detect_dead_receiver(struct syslog_conn *c)
+{
+	unsigned int timeout_ms = (unsigned int)c->sink->cfg.timeout_ms;
+	int on = 1, idle_s = timeout_ms / 2000 ? (int)(timeout_ms / 2000) : 1;
+	int interval_s = timeout_ms / 6000 ? (int)(timeout_ms / 6000) : 1, probes = 3;
+
+	setsockopt(c->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &timeout_ms, sizeof(timeout_ms));
+	setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof(idle_s));
+	setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval_s, sizeof(interval_s));
+	setsockopt(c->fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof(probes));
+}
+
 /* Tries the resolved addresses in turn until one connects or is in progress. */
 static void try_addresses(struct syslog_conn *c, int64_t now_ms)
 {
@@ -426,6 +448,8 @@ static void try_addresses(struct syslog_conn *c, int64_t now_ms)
 			last_errno = errno;
 			continue;
 		}
+		if (type == SOCK_STREAM)
+			detect_dead_receiver(c);
 		if (!connect(c->fd, ai->ai_addr, ai->ai_addrlen)) {
 			socket_connected(c, now_ms);
 			return;
