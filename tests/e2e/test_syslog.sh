@@ -266,9 +266,15 @@ _wait_lines() {
 	done
 }
 
-# rsyslogd stops and comes back: the TCP and TLS outputs keep what berth
-# wrote meanwhile, reconnect (one warning each way) and deliver it all.
-test_syslog_rsyslog_restart() {
+# _streams_start FIRST_PORT EXTRA: rsyslogd, a web container, and berth with
+# stdout and two outputs to rsyslogd (rsyslog-tcp, rsyslog-tls), each with
+# the YAML line EXTRA when given; then STREAMS_N connections, all of whose
+# records reach rsyslogd. Sets STREAMS_DIR, STREAMS_UDP, STREAMS_TCP,
+# STREAMS_TLS, STREAMS_OUT, STREAMS_ERR and STREAMS_BERTH.
+STREAMS_N=10
+STREAMS_CLOSED='.event.action=="connection-closed" and .container.name=="berth-test-syslog"'
+_streams_start() {
+	local first=$1 extra=$2 policy=$BERTH_TEST_TMP/berth.yaml
 	require_root || return $?
 	require_berth || return $?
 	require_connload || return $?
@@ -279,59 +285,89 @@ test_syslog_rsyslog_restart() {
 		skip_because "rsyslog's OpenSSL driver not installed (rsyslog-openssl)" || return $?
 	ensure_docker || return $?
 	ensure_test_image
-	local dir=$BERTH_TEST_TMP/rsyslog out=$BERTH_TEST_TMP/stdout.json err=$BERTH_TEST_TMP/berth.err
-	local policy=$BERTH_TEST_TMP/berth.yaml udp tcp tls port berth_pid res t n=10
-	local closed='.event.action=="connection-closed" and .container.name=="berth-test-syslog"'
+	STREAMS_DIR=$BERTH_TEST_TMP/rsyslog
+	STREAMS_OUT=$BERTH_TEST_TMP/stdout.json
+	STREAMS_ERR=$BERTH_TEST_TMP/berth.err
+	mkdir -p "$STREAMS_DIR"
+	make_test_pki "$STREAMS_DIR"
+	STREAMS_UDP=$(_free_udp_port "$first")
+	STREAMS_TCP=$(free_port "$first")
+	STREAMS_TLS=$(free_port $((STREAMS_TCP + 1)))
+	STREAMS_WEB=$(free_port $((STREAMS_TLS + 1)))
+	_start_rsyslog "$STREAMS_DIR" "$STREAMS_UDP" "$STREAMS_TCP" "$STREAMS_TLS"
+	container_run berth-test-syslog -p "127.0.0.1:$STREAMS_WEB:80" "$TEST_IMAGE" httpd -f -p 80 -h /www >/dev/null
+	wait_tcp 127.0.0.1 "$STREAMS_WEB" 20
+	{
+		printf '%s\n' "outputs:" "  - type: stdout" "  - name: rsyslog-tcp" \
+			"    address: \"tcp://127.0.0.1:$STREAMS_TCP\""
+		[ -z "$extra" ] || printf '    %s\n' "$extra"
+		printf '%s\n' "  - name: rsyslog-tls" "    address: \"tls://127.0.0.1:$STREAMS_TLS\"" \
+			"    tls: {ca: $STREAMS_DIR/ca.pem, server_name: localhost}"
+		[ -z "$extra" ] || printf '    %s\n' "$extra"
+	} >"$policy"
+	# A long interval: no periodic record is in flight when the receiver goes.
+	start_berth STREAMS_BERTH "$STREAMS_OUT" "$STREAMS_ERR" watch --config "$policy" --interval 60
+	_streams_load "before" 1
+	_streams_wait_rsyslog
+}
 
-	mkdir -p "$dir"
-	make_test_pki "$dir"
-	udp=$(_free_udp_port 15614)
-	tcp=$(free_port 15614)
-	tls=$(free_port $((tcp + 1)))
-	port=$(free_port $((tls + 1)))
-	_start_rsyslog "$dir" "$udp" "$tcp" "$tls"
-	container_run berth-test-syslog -p "127.0.0.1:$port:80" "$TEST_IMAGE" httpd -f -p 80 -h /www >/dev/null
-	wait_tcp 127.0.0.1 "$port" 20
-	cat >"$policy" <<EOF
-outputs:
-  - type: stdout
-  - name: rsyslog-tcp
-    address: "tcp://127.0.0.1:$tcp"
-  - name: rsyslog-tls
-    address: "tls://127.0.0.1:$tls"
-    tls: {ca: $dir/ca.pem, server_name: localhost}
-EOF
-	# A long interval: no periodic record is in flight when rsyslogd stops.
-	start_berth berth_pid "$out" "$err" watch --config "$policy" --interval 60
-	res=$(connload --target "127.0.0.1:$port" --connections "$n" --concurrency 2 --timeout-s 60)
-	assert_eq "$n" "$(jq .connections_ok <<<"$res")" "client connections before the restart"
-	wait_for_json "$out" "$closed" "$n" 30
-	_wait_lines "$(grep -c . "$out")" 10 "$dir/tcp.log" "$dir/tls.log"
+# _streams_load WHEN ROUND: STREAMS_N more connections, the ROUND-th lot,
+# and their records on stdout.
+_streams_load() {
+	local res
+	res=$(connload --target "127.0.0.1:$STREAMS_WEB" --connections "$STREAMS_N" --concurrency 2 --timeout-s 60)
+	assert_eq "$STREAMS_N" "$(jq .connections_ok <<<"$res")" "client connections $1 ($res)"
+	wait_for_json "$STREAMS_OUT" "$STREAMS_CLOSED" $(($2 * STREAMS_N)) 30
+}
 
-	stop_process "$RSYSLOG_PID" || true
-	wait_for_line "$err" "output rsyslog-tcp: connection to tcp://127.0.0.1:$tcp lost" 10
-	wait_for_line "$err" "output rsyslog-tls: connection to tls://127.0.0.1:$tls lost" 10
-	res=$(connload --target "127.0.0.1:$port" --connections "$n" --concurrency 2 --timeout-s 60)
-	assert_eq "$n" "$(jq .connections_ok <<<"$res")" "client connections while rsyslogd is down"
-	wait_for_json "$out" "$closed" $((2 * n)) 30
-	sleep 1
-	_start_rsyslog "$dir" "$udp" "$tcp" "$tls"
-	wait_for_line "$err" "output rsyslog-tcp: connected to tcp://127.0.0.1:$tcp" 20
-	wait_for_line "$err" "output rsyslog-tls: connected to tls://127.0.0.1:$tls" 20
-	_wait_lines "$(grep -c . "$out")" 10 "$dir/tcp.log" "$dir/tls.log"
-	stop_process "$berth_pid" || {
+# _streams_wait_rsyslog: rsyslogd wrote as many records as stdout holds, over both.
+_streams_wait_rsyslog() {
+	_wait_lines "$(grep -c . "$STREAMS_OUT")" 10 "$STREAMS_DIR/tcp.log" "$STREAMS_DIR/tls.log"
+}
+
+# _streams_wait_connection WHAT: both outputs logged WHAT ("lost", "connected").
+_streams_wait_connection() {
+	local what=$1 timeout_s=${2:-20}
+	[ "$what" = lost ] && what="connection to"
+	[ "$what" = connected ] && what="connected to"
+	wait_for_line "$STREAMS_ERR" "output rsyslog-tcp: $what tcp://127.0.0.1:$STREAMS_TCP" "$timeout_s"
+	wait_for_line "$STREAMS_ERR" "output rsyslog-tls: $what tls://127.0.0.1:$STREAMS_TLS" "$timeout_s"
+}
+
+# _streams_finish: berth stops; rsyslogd got every record of stdout, once,
+# over TCP and over TLS, with the right structured data.
+_streams_finish() {
+	local t
+	stop_process "$STREAMS_BERTH" || {
 		echo "berth exited $? on SIGTERM; stderr:" >&2
-		cat "$err" >&2
+		cat "$STREAMS_ERR" >&2
 		return 1
 	}
 	for t in tcp tls; do
-		assert_eq 1 "$(grep -c "output rsyslog-$t: connection to .* lost" "$err")" "$t: warnings of the loss"
-		assert_eq 1 "$(grep -c "output rsyslog-$t: connected to" "$err")" "$t: lines of the reconnection"
-		assert_le "$(grep -c "output rsyslog-$t: cannot connect" "$err")" 1 "$t: warnings while down"
-		assert_eq "$(grep -c . "$out")" "$(_lines "$dir/$t.log")" "records rsyslog got over $t"
-		_compare_syslog "$out" "$dir/$t.log" berth-test-syslog
+		assert_eq "$(grep -c . "$STREAMS_OUT")" "$(_lines "$STREAMS_DIR/$t.log")" "records rsyslog got over $t"
+		_compare_syslog "$STREAMS_OUT" "$STREAMS_DIR/$t.log" berth-test-syslog
 	done
-	assert_eq $((2 * n)) "$(jq_count "$out" "$closed")" "connection-closed on stdout"
+}
+
+# rsyslogd stops and comes back: the TCP and TLS outputs keep what berth
+# wrote meanwhile, reconnect (one warning each way) and deliver it all.
+test_syslog_rsyslog_restart() {
+	local t
+	_streams_start 15614 "" || return $?
+	stop_process "$RSYSLOG_PID" || true
+	_streams_wait_connection lost 10
+	_streams_load "while rsyslogd is down" 2
+	sleep 1
+	_start_rsyslog "$STREAMS_DIR" "$STREAMS_UDP" "$STREAMS_TCP" "$STREAMS_TLS"
+	_streams_wait_connection connected
+	_streams_wait_rsyslog
+	_streams_finish
+	for t in tcp tls; do
+		assert_eq 1 "$(grep -c "output rsyslog-$t: connection to .* lost" "$STREAMS_ERR")" "$t: warnings of the loss"
+		assert_eq 1 "$(grep -c "output rsyslog-$t: connected to" "$STREAMS_ERR")" "$t: lines of the reconnection"
+		assert_le "$(grep -c "output rsyslog-$t: cannot connect" "$STREAMS_ERR")" 1 "$t: warnings while down"
+	done
+	assert_eq $((2 * STREAMS_N)) "$(jq_count "$STREAMS_OUT" "$STREAMS_CLOSED")" "connection-closed on stdout"
 }
 
 # _black_hole PORT: loopback segments to TCP PORT are dropped (the receiver's
@@ -350,73 +386,24 @@ _black_hole_end() {
 # breaks the connection, and once the host is back the records its TCP never
 # acknowledged are sent again: rsyslogd gets every record once.
 test_syslog_unacknowledged_sent_again() {
-	require_root || return $?
-	require_berth || return $?
-	require_connload || return $?
-	command -v rsyslogd >/dev/null ||
-		skip_because "rsyslogd not installed (scripts/install-deps: rsyslog, rsyslog-openssl)" ||
-		return $?
-	compgen -G "/usr/lib/*/rsyslog/lmnsd_ossl.so" >/dev/null ||
-		skip_because "rsyslog's OpenSSL driver not installed (rsyslog-openssl)" || return $?
+	local t
 	command -v iptables >/dev/null || skip_because "iptables not installed" || return $?
-	ensure_docker || return $?
-	ensure_test_image
-	local dir=$BERTH_TEST_TMP/rsyslog out=$BERTH_TEST_TMP/stdout.json err=$BERTH_TEST_TMP/berth.err
-	local policy=$BERTH_TEST_TMP/berth.yaml udp tcp tls port berth_pid res t n=10
-	local closed='.event.action=="connection-closed" and .container.name=="berth-test-syslog"'
-
-	mkdir -p "$dir"
-	make_test_pki "$dir"
-	udp=$(_free_udp_port 15624)
-	tcp=$(free_port 15624)
-	tls=$(free_port $((tcp + 1)))
-	port=$(free_port $((tls + 1)))
-	_start_rsyslog "$dir" "$udp" "$tcp" "$tls"
-	container_run berth-test-syslog -p "127.0.0.1:$port:80" "$TEST_IMAGE" httpd -f -p 80 -h /www >/dev/null
-	wait_tcp 127.0.0.1 "$port" 20
-	cat >"$policy" <<EOF
-outputs:
-  - type: stdout
-  - name: rsyslog-tcp
-    address: "tcp://127.0.0.1:$tcp"
-    timeout: 2s
-  - name: rsyslog-tls
-    address: "tls://127.0.0.1:$tls"
-    tls: {ca: $dir/ca.pem, server_name: localhost}
-    timeout: 2s
-EOF
-	start_berth berth_pid "$out" "$err" watch --config "$policy" --interval 60
-	res=$(connload --target "127.0.0.1:$port" --connections "$n" --concurrency 2 --timeout-s 60)
-	assert_eq "$n" "$(jq .connections_ok <<<"$res")" "client connections before the black hole"
-	wait_for_json "$out" "$closed" "$n" 30
-	_wait_lines "$(grep -c . "$out")" 10 "$dir/tcp.log" "$dir/tls.log"
-
-	_black_hole "$tcp"
-	_black_hole "$tls"
-	res=$(connload --target "127.0.0.1:$port" --connections "$n" --concurrency 2 --timeout-s 60)
-	assert_eq "$n" "$(jq .connections_ok <<<"$res")" "client connections into the black hole"
-	wait_for_json "$out" "$closed" $((2 * n)) 30
-	wait_for_line "$err" "output rsyslog-tcp: connection to tcp://127.0.0.1:$tcp lost" 10
-	wait_for_line "$err" "output rsyslog-tls: connection to tls://127.0.0.1:$tls lost" 10
-	_black_hole_end "$tcp"
-	_black_hole_end "$tls"
-	wait_for_line "$err" "output rsyslog-tcp: connected to tcp://127.0.0.1:$tcp" 20
-	wait_for_line "$err" "output rsyslog-tls: connected to tls://127.0.0.1:$tls" 20
-	_wait_lines "$(grep -c . "$out")" 10 "$dir/tcp.log" "$dir/tls.log"
-	stop_process "$berth_pid" || {
-		echo "berth exited $? on SIGTERM; stderr:" >&2
-		cat "$err" >&2
-		return 1
-	}
-	grep "connection to .* lost" "$err" >&2
+	_streams_start 15624 "timeout: 2s" || return $?
+	_black_hole "$STREAMS_TCP"
+	_black_hole "$STREAMS_TLS"
+	_streams_load "into the black hole" 2
+	_streams_wait_connection lost 10
+	_black_hole_end "$STREAMS_TCP"
+	_black_hole_end "$STREAMS_TLS"
+	_streams_wait_connection connected
+	_streams_wait_rsyslog
+	_streams_finish
+	grep "connection to .* lost" "$STREAMS_ERR" >&2
 	for t in tcp tls; do
 		# Every record of the black hole was written, none acknowledged.
-		grep -Eq "output rsyslog-$t: connection to .* lost .*\(([0-9]+) queued, \1 of them written but not acknowledged" "$err" ||
-			{
-				echo "$t: not every queued record was written and unacknowledged" >&2
-				return 1
-			}
-		assert_eq "$(grep -c . "$out")" "$(_lines "$dir/$t.log")" "records rsyslog got over $t"
-		_compare_syslog "$out" "$dir/$t.log" berth-test-syslog
+		grep -Eq "output rsyslog-$t: connection to .* lost .*\(([0-9]+) queued, \1 of them written but not acknowledged" "$STREAMS_ERR" || {
+			echo "$t: not every queued record was written and unacknowledged" >&2
+			return 1
+		}
 	done
 }
