@@ -12,6 +12,7 @@
 #include "metrics.h"
 #include "policy.h"
 #include "ps.h"
+#include "secret.h"
 #include "watch.h"
 
 static const char main_usage[] =
@@ -79,6 +80,8 @@ static const char watch_usage[] =
 	"                          privacy.key_file; none: random, per run)\n"
 	"      --metrics-listen A  serve Prometheus metrics at http://A/metrics, A being\n"
 	"                          IPV4:PORT or [IPV6]:PORT (docs/metrics.md)\n"
+	"      --metrics-token-file F  scrapes must send \"Authorization: Bearer T\",\n"
+	"                          T the one line of file F (401 otherwise)\n"
 	"  -v, --verbose           debug output, including libbpf's\n"
 	"  -h, --help              show this help\n"
 	"\n"
@@ -108,6 +111,11 @@ static const char watch_usage[] =
 	"\n"
 	"  # plus Prometheus metrics on loopback: curl http://127.0.0.1:9464/metrics\n"
 	"  sudo berth watch --metrics-listen 127.0.0.1:9464\n"
+	"\n"
+	"  # metrics on the node's address, for scrapers that show a token\n"
+	"  head -c 24 /dev/urandom | base64 > /etc/berth/metrics.token\n"
+	"  sudo berth watch --metrics-listen 10.0.0.5:9464 \\\n"
+	"    --metrics-token-file /etc/berth/metrics.token\n"
 	"\n"
 	"  # only who connects to published ports\n"
 	"  sudo berth watch | jq -c 'select(.event.action == \"connection-accepted\" and .berth.port)'\n";
@@ -179,6 +187,7 @@ static int watch_command(int argc, char **argv, struct watch_options *opts)
 		{ "pseudonymize", no_argument, NULL, 'Z' },
 		{ "pseudonym-key", required_argument, NULL, 'K' },
 		{ "metrics-listen", required_argument, NULL, 'M' },
+		{ "metrics-token-file", required_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -282,6 +291,12 @@ static int watch_command(int argc, char **argv, struct watch_options *opts)
 			opts->metrics_listen = optarg;
 			break;
 		}
+		case 'T':
+			free(opts->metrics_token);
+			opts->metrics_token = secret_read_token(optarg, err, sizeof(err));
+			if (!opts->metrics_token)
+				return usage_error("watch", "--metrics-token-file: %s", err);
+			break;
 		case 'v':
 			log_verbose = true;
 			break;
@@ -306,6 +321,9 @@ static int watch_command(int argc, char **argv, struct watch_options *opts)
 		}
 		opts->outputs[i].pseudonymize = pseudonymize;
 	}
+	if (opts->metrics_token && !opts->metrics_listen)
+		return usage_error("watch", "--metrics-token-file needs --metrics-listen ADDR%s",
+				   "");
 	if (check_config && !opts->config_path)
 		return usage_error("watch", "--check-config needs --config FILE%s", "");
 	/* A bad policy is a configuration error: exit 2, before loading anything. */
@@ -342,6 +360,7 @@ static int cmd_watch(int argc, char **argv)
 
 	for (unsigned int i = 0; i < opts.n_outputs; i++)
 		sink_config_free(&opts.outputs[i]);
+	free(opts.metrics_token);
 	return code;
 }
 

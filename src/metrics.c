@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -31,6 +32,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "output.h"
+#include "secret.h"
 #include "stats.h"
 
 /*
@@ -635,6 +637,12 @@ int metrics_render(const struct metrics_view *v, struct buf *b)
 	if (render_sinks(v, b))
 		return -1;
 	render_programs(v, b);
+	if (v->token_required) {
+		family(b, "berth_metrics_unauthorized_requests_total", "counter",
+		       "Requests to this endpoint without the right bearer token.");
+		buf_printf(b, "berth_metrics_unauthorized_requests_total %" PRIu64 "\n",
+			   v->unauthorized_requests);
+	}
 	return b->failed ? -1 : 0;
 }
 
@@ -799,6 +807,8 @@ struct metrics {
 	size_t page_size;
 	uint64_t ringbuf_size;
 	struct map_fill_cache maps;
+	char *bearer_token; /* NULL: no token asked */
+	uint64_t unauthorized;
 };
 
 /* Start of this process: /proc/self/stat's starttime after /proc/stat's btime. */
@@ -1020,6 +1030,8 @@ static void serve_metrics(struct metrics *m, struct client *c, bool head)
 	view.version = BERTH_VERSION;
 	view.start_time_s = m->start_time_s;
 	view.alerts = &m->alerts;
+	view.token_required = m->bearer_token != NULL;
+	view.unauthorized_requests = m->unauthorized;
 	collect_kernel(m, &view);
 	buf_reset(&m->body);
 	if (metrics_render(&view, &m->body)) {
@@ -1029,22 +1041,67 @@ static void serve_metrics(struct metrics *m, struct client *c, bool head)
 	respond(m, c, 200, "OK", NULL, METRICS_CONTENT_TYPE, m->body.data, m->body.len, head);
 }
 
+/*
+ * An "Authorization: Bearer TOKEN" header among headers (len bytes after
+ * the request line) with the endpoint's token. Header names and the scheme
+ * in any case, as HTTP has them.
+ */
+static bool authorized(const struct metrics *m, const char *headers, size_t len)
+{
+	const char *end = headers + len, *line = headers;
+	static const char name[] = "authorization:", scheme[] = "bearer ";
+
+	while (line < end) {
+		const char *eol = memchr(line, '\n', end - line), *value;
+
+		if (!eol)
+			eol = end;
+		value = line + strlen(name);
+		if (value <= eol && !strncasecmp(line, name, strlen(name))) {
+			const char *value_end = eol;
+
+			while (value < value_end && (*value == ' ' || *value == '\t'))
+				value++;
+			while (value_end > value && (value_end[-1] == '\r' ||
+						     value_end[-1] == ' ' || value_end[-1] == '\t'))
+				value_end--;
+			if ((size_t)(value_end - value) < strlen(scheme) ||
+			    strncasecmp(value, scheme, strlen(scheme)))
+				return false;
+			value += strlen(scheme);
+			return secret_equal(value, value_end - value, m->bearer_token,
+					    strlen(m->bearer_token));
+		}
+		line = eol + 1;
+	}
+	return false;
+}
+
 /* The request line of a complete request: "METHOD SP TARGET SP HTTP/1.x". */
 static void handle_request(struct metrics *m, struct client *c)
 {
 	char *line = c->request, *eol = memchr(line, '\n', c->request_len);
 	char *method, *target, *version, *save = NULL;
+	const char *headers;
 	size_t path_len;
 
 	*eol = '\0';
 	if (eol > line && eol[-1] == '\r')
 		eol[-1] = '\0';
+	headers = eol + 1;
 	method = strtok_r(line, " ", &save);
 	target = strtok_r(NULL, " ", &save);
 	version = strtok_r(NULL, " ", &save);
 	if (!method || !target || !version || strtok_r(NULL, " ", &save) || target[0] != '/' ||
 	    strncmp(version, "HTTP/1.", 7) || !version[7] || version[8]) {
 		respond_text(m, c, 400, "Bad Request", NULL, "bad request\n");
+		return;
+	}
+	if (m->bearer_token && !authorized(m, headers, c->request + c->request_len - headers)) {
+		m->unauthorized++;
+		respond_text(m, c, 401, "Unauthorized",
+			     "WWW-Authenticate: Bearer realm=\"berth\"\r\n",
+			     "this endpoint asks for a bearer token\n");
 		return;
 	}
 	path_len = strcspn(target, "?#");
@@ -1228,6 +1285,13 @@ struct metrics *metrics_open(const char *address, int epoll_fd, const struct met
 	}
 	m->epoll_fd = epoll_fd;
 	m->src = *src;
+	m->listen_fd = -1;
+	if (src->bearer_token && !(m->bearer_token = strdup(src->bearer_token))) {
+		snprintf(err, errlen, "--metrics-listen %s: out of memory", address);
+		free(m);
+		return NULL;
+	}
+	m->src.bearer_token = NULL;
 	m->page_size = sysconf(_SC_PAGESIZE);
 	for (int i = 0; i < METRICS_CLIENTS_MAX; i++)
 		m->clients[i].fd = -1;
@@ -1254,6 +1318,7 @@ struct metrics *metrics_open(const char *address, int epoll_fd, const struct met
 fail:
 	if (m->listen_fd >= 0)
 		close(m->listen_fd);
+	free(m->bearer_token);
 	free(m);
 	return NULL;
 }
@@ -1271,5 +1336,6 @@ void metrics_close(struct metrics *m)
 		munmap(m->ringbuf_pages, 2 * m->page_size);
 	metrics_alerts_free(&m->alerts);
 	buf_free(&m->body);
+	free(m->bearer_token);
 	free(m);
 }

@@ -111,6 +111,10 @@ struct metrics_view {
 	bool bpf_stats_enabled;
 	struct metrics_program programs[METRICS_PROGRAMS_MAX];
 	unsigned int n_programs;
+
+	/* The endpoint itself, when it asks for a token. */
+	bool token_required;
+	uint64_t unauthorized_requests;
 };
 
 /*
@@ -133,6 +137,8 @@ struct metrics_source {
 	void *ctx;
 	struct bpf_object *obj; /* its maps' fill and programs' run time; may be NULL */
 	int ringbuf_fd;		/* the BPF_MAP_TYPE_RINGBUF map, or -1 */
+	/* Scrapes must send "Authorization: Bearer TOKEN"; NULL: none needed. Copied. */
+	const char *bearer_token;
 };
 
 struct metrics;

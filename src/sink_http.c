@@ -53,6 +53,7 @@
 #include "clock.h"
 #include "log.h"
 #include "output.h"
+#include "secret.h"
 
 #define DEFAULT_BATCH_EVENTS 500
 #define DEFAULT_BATCH_BYTES (1024 * 1024)
@@ -1335,38 +1336,6 @@ static bool add_header(struct http_sink *h, const char *line)
 	return true;
 }
 
-/* The token file's contents without surrounding white space; NULL and err. */
-static char *read_token(const char *path, char *err, size_t errlen)
-{
-	char buf[4096], *start = buf, *end;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		snprintf(err, errlen, "token file %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0) {
-		snprintf(err, errlen, "token file %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	buf[n] = '\0';
-	while (*start == ' ' || *start == '\t' || *start == '\n' || *start == '\r')
-		start++;
-	end = start + strlen(start);
-	while (end > start &&
-	       (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
-		*--end = '\0';
-	if (!*start || strpbrk(start, "\r\n")) {
-		snprintf(err, errlen, "token file %s: %s", path,
-			 *start ? "more than one line" : "empty");
-		return NULL;
-	}
-	return strdup(start);
-}
-
 static int setup_request(struct http_sink *h, char *err, size_t errlen)
 {
 	const struct sink_config *c = &h->sink->cfg;
@@ -1391,7 +1360,7 @@ static int setup_request(struct http_sink *h, char *err, size_t errlen)
 	if (!add_header(h, "Expect:"))
 		goto nomem;
 	if (c->token_file && !has_header(c, "Authorization")) {
-		char *token = read_token(c->token_file, err, errlen), *line;
+		char *token = secret_read_token(c->token_file, err, errlen), *line;
 		bool ok;
 
 		if (!token)

@@ -883,6 +883,7 @@ static int open_metrics(struct watcher *w)
 		.ctx = w,
 		.obj = w->loader.skel->obj,
 		.ringbuf_fd = bpf_map__fd(w->loader.skel->maps.events),
+		.bearer_token = w->opts->metrics_token,
 	};
 	char err[512];
 
@@ -893,8 +894,8 @@ static int open_metrics(struct watcher *w)
 		log_error("%s", err);
 		return -1;
 	}
-	log_info("metrics: http://%s/metrics (port %u)", w->opts->metrics_listen,
-		 metrics_port(w->metrics));
+	log_info("metrics: http://%s/metrics (port %u%s)", w->opts->metrics_listen,
+		 metrics_port(w->metrics), w->opts->metrics_token ? ", bearer token asked" : "");
 	return 0;
 }
 

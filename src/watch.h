@@ -24,6 +24,7 @@ struct watch_options {
 	unsigned int n_outputs;
 	const char *pseudonym_key_path; /* --pseudonym-key, over privacy.key_file */
 	const char *metrics_listen;	/* --metrics-listen ADDR:PORT, or NULL: no endpoint */
+	char *metrics_token;		/* --metrics-token-file's token, or NULL: none asked */
 };
 
 /*

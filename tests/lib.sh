@@ -281,9 +281,10 @@ start_bg() {
 	local __var=$1 logfile=$2
 	shift 2
 	"$@" >"$logfile" 2>&1 9>&- &
-	local pid=$!
-	register_cleanup _kill_pid "$pid"
-	printf -v "$__var" '%s' "$pid"
+	# __-prefixed: a caller's variable of the same name would be shadowed.
+	local __pid=$!
+	register_cleanup _kill_pid "$__pid"
+	printf -v "$__var" '%s' "$__pid"
 }
 
 # require_berth: skips unless build/berth exists.
@@ -310,10 +311,10 @@ start_berth() {
 	: >"$out"
 	: >"$err"
 	"$BERTH_BIN" "$@" >"$out" 2>"$err" 9>&- &
-	local pid=$!
-	register_cleanup _kill_pid "$pid"
-	printf -v "$__var" '%s' "$pid"
-	wait_for_line "$err" 'ready' 30 "$pid"
+	local __pid=$!
+	register_cleanup _kill_pid "$__pid"
+	printf -v "$__var" '%s' "$__pid"
+	wait_for_line "$err" 'ready' 30 "$__pid"
 }
 
 # stop_process PID: TERM, wait (KILL after 5 s); returns the exit status

@@ -32,6 +32,37 @@ scrape() {
 	}
 }
 
+# start_prometheus VAR PORT SCRAPE_CONFIGS: Debian's Prometheus on 127.0.0.1:PORT,
+# scraping every second the jobs of SCRAPE_CONFIGS (YAML list items, indented
+# two spaces); its pid in VAR once it is ready.
+start_prometheus() {
+	local var=$1 port=$2 dir=$BERTH_TEST_TMP/prometheus prometheus_pid i
+	mkdir -p "$dir/data"
+	printf '%s\n' "global:" "  scrape_interval: 1s" "  evaluation_interval: 1s" "scrape_configs:" \
+		"$3" >"$dir/prometheus.yml"
+	promtool check config "$dir/prometheus.yml" >/dev/null || {
+		promtool check config "$dir/prometheus.yml" >&2
+		return 1
+	}
+	start_bg prometheus_pid "$dir/log" prometheus --config.file="$dir/prometheus.yml" \
+		--storage.tsdb.path="$dir/data" --web.listen-address="127.0.0.1:$port"
+	printf -v "$var" '%s' "$prometheus_pid"
+	for ((i = 0; i < 150; i++)); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/-/ready")" = 200 ] && return 0
+		kill -0 "$prometheus_pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	echo "prometheus not ready after 30 s; its log ends with:" >&2
+	tail -n 20 "$dir/log" >&2
+	return 1
+}
+
+# prometheus_query PORT EXPR: Prometheus's answer, "count value" of the instant vector.
+prometheus_query() {
+	curl -s --max-time 5 -G "http://127.0.0.1:$1/api/v1/query" --data-urlencode "query=$2" |
+		jq -r 'if .status == "success" then "\(.data.result | length) \(.data.result[0].value[1] // "-")" else "error \(.error)" end'
+}
+
 # A container published on the namespace's side, N connections from a client
 # in its own namespace (through Docker's DNAT, seen by XDP on the veth too):
 # the endpoint reports exactly N in both views, promtool passes it without a
@@ -125,48 +156,19 @@ test_metrics_prometheus_scrape() {
 	assert_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' -I "$url")" "HEAD /metrics"
 
 	# A real Prometheus, scraping every second.
-	mkdir -p "$BERTH_TEST_TMP/prometheus/data"
-	cat >"$BERTH_TEST_TMP/prometheus/prometheus.yml" <<-EOF
-		global:
-		  scrape_interval: 1s
-		  evaluation_interval: 1s
-		scrape_configs:
-		  - job_name: berth
-		    static_configs:
-		      - targets: ["127.0.0.1:$mport"]
-	EOF
-	promtool check config "$BERTH_TEST_TMP/prometheus/prometheus.yml" >/dev/null
-	start_bg prom_pid "$BERTH_TEST_TMP/prometheus/log" prometheus \
-		--config.file="$BERTH_TEST_TMP/prometheus/prometheus.yml" \
-		--storage.tsdb.path="$BERTH_TEST_TMP/prometheus/data" \
-		--web.listen-address="127.0.0.1:$pport"
-	for ((i = 0; i < 150; i++)); do
-		[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$pport/-/ready")" = 200 ] && break
-		kill -0 "$prom_pid" 2>/dev/null || break
-		sleep 0.2
-	done
-	[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$pport/-/ready")" = 200 ] || {
-		echo "prometheus not ready after 30 s; its log ends with:" >&2
-		tail -n 20 "$BERTH_TEST_TMP/prometheus/log" >&2
-		return 1
-	}
-
-	# query EXPR: Prometheus's answer, "count value" of the instant vector.
-	query() {
-		curl -s --max-time 5 -G "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "query=$1" |
-			jq -r 'if .status == "success" then "\(.data.result | length) \(.data.result[0].value[1] // "-")" else "error \(.error)" end'
-	}
+	start_prometheus prom_pid "$pport" "$(printf '%s\n' "  - job_name: berth" \
+		"    static_configs:" "      - targets: [\"127.0.0.1:$mport\"]")" || return 1
 	local q="berth_port_connections_opened_total{job=\"berth\",container=\"berth-test-metrics\",host_port=\"$port\",container_port=\"80\",protocol=\"tcp\"}"
 	local answer=""
 	for ((i = 0; i < 100; i++)); do
-		answer=$(query "$q")
+		answer=$(prometheus_query "$pport" "$q")
 		[ "$answer" = "1 $n" ] && break
 		sleep 0.2
 	done
 	assert_eq "1 $n" "$answer" "Prometheus: series and value of $q"
-	assert_eq "1 1" "$(query 'up{job="berth"}')" "Prometheus: the target is up"
+	assert_eq "1 1" "$(prometheus_query "$pport" 'up{job="berth"}')" "Prometheus: the target is up"
 	# Prometheus parsed every sample it scraped: none refused, none out of order.
-	assert_eq "1 0" "$(query 'scrape_samples_post_metric_relabeling{job="berth"} - scrape_samples_scraped{job="berth"}')" "samples dropped on ingestion"
+	assert_eq "1 0" "$(prometheus_query "$pport" 'scrape_samples_post_metric_relabeling{job="berth"} - scrape_samples_scraped{job="berth"}')" "samples dropped on ingestion"
 
 	stop_process "$prom_pid"
 
@@ -224,4 +226,49 @@ time.sleep(60)"
 		cat "$err" >&2
 		return 1
 	fi
+}
+
+# --metrics-token-file: a scrape without the token, or with another, gets
+# 401 and is counted; Prometheus with the token in credentials_file scrapes
+# (up 1), a job without it is refused (up 0).
+test_metrics_bearer_token() {
+	require_root || return $?
+	require_berth || return $?
+	require_prometheus || return $?
+	ensure_docker || return $?
+	local mport pport token=$BERTH_TEST_TMP/metrics.token out=$BERTH_TEST_TMP/watch.json
+	local err=$BERTH_TEST_TMP/watch.err berth_pid prom_pid url i answer m=$BERTH_TEST_TMP/metrics.txt
+	mport=$(free_port 19474)
+	pport=$(free_port 19094)
+	url="http://127.0.0.1:$mport/metrics"
+	head -c 24 /dev/urandom | base64 >"$token"
+	start_berth berth_pid "$out" "$err" watch --metrics-listen "127.0.0.1:$mport" \
+		--metrics-token-file "$token"
+	assert_file_contains "$err" "metrics: http://127.0.0.1:$mport/metrics .port $mport, bearer token asked.$" "berth's log"
+
+	assert_eq 401 "$(curl -s -o /dev/null -w '%{http_code}' "$url")" "no token"
+	assert_eq 401 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer x$(cat "$token")" "$url")" "another token"
+	assert_eq 'Bearer realm="berth"' "$(curl -s -D - -o /dev/null "$url" | sed -n 's/^WWW-Authenticate: //p' | tr -d '\r')" \
+		"the challenge"
+	assert_eq 200 "$(curl -s -o "$m" -w '%{http_code}' -H "Authorization: Bearer $(cat "$token")" "$url")" "the token"
+	assert_eq 3 "$(metrics_value "$m" berth_metrics_unauthorized_requests_total)" "refused requests counted"
+
+	start_prometheus prom_pid "$pport" "$(printf '%s\n' "  - job_name: berth" \
+		"    authorization: {type: Bearer, credentials_file: \"$token\"}" \
+		"    static_configs:" "      - targets: [\"127.0.0.1:$mport\"]" \
+		"  - job_name: tokenless" "    static_configs:" "      - targets: [\"127.0.0.1:$mport\"]")" ||
+		return 1
+	for ((i = 0; i < 100; i++)); do
+		answer="$(prometheus_query "$pport" 'up{job="berth"}') $(prometheus_query "$pport" 'up{job="tokenless"}')"
+		[ "$answer" = "1 1 1 0" ] && break
+		sleep 0.2
+	done
+	assert_eq "1 1 1 0" "$answer" "Prometheus: up of the job with the token, and of the one without"
+	assert_eq "1 1" "$(prometheus_query "$pport" 'berth_build_info{job="berth"} > 0')" "Prometheus: samples of the job with the token"
+	stop_process "$prom_pid"
+	stop_process "$berth_pid" || {
+		echo "berth exited $? on SIGTERM; stderr:" >&2
+		cat "$err" >&2
+		return 1
+	}
 }

@@ -903,6 +903,59 @@ static void test_http_ipv6(void **state)
 	metrics_close(m6);
 }
 
+/*
+ * With a token, only "Authorization: Bearer TOKEN" is answered (header
+ * name and scheme in any case); anything else gets 401 before the path is
+ * looked at, and is counted.
+ */
+static void test_http_bearer_token(void **state)
+{
+	struct metrics_source src = {
+		.fill = fill, .ctx = &srv, .ringbuf_fd = -1, .bearer_token = "s3cret-T0ken"
+	};
+	static const char *const refused[] = {
+		"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET /metrics HTTP/1.1\r\nAuthorization: Bearer wrong\r\n\r\n",
+		"GET /metrics HTTP/1.1\r\nAuthorization: Bearer s3cret-T0ke\r\n\r\n",
+		"GET /metrics HTTP/1.1\r\nAuthorization: Bearer s3cret-T0ken0\r\n\r\n",
+		"GET /metrics HTTP/1.1\r\nAuthorization: Basic czNjcmV0LVQwa2Vu\r\n\r\n",
+		"GET /metrics HTTP/1.1\r\nAuthorization: s3cret-T0ken\r\n\r\n",
+		"GET /metrics HTTP/1.1\r\nX-Authorization: Bearer s3cret-T0ken\r\n\r\n",
+		"GET / HTTP/1.1\r\n\r\n",
+	};
+	struct metrics *open_server = srv.m;
+	unsigned int fills = srv.fills;
+	char err[256] = "", want[96];
+	size_t len;
+	char *r;
+
+	(void)state;
+	pump(50); /* the open server's last client closes */
+	srv.m = metrics_open("127.0.0.1:0", srv.epoll_fd, &src, err, sizeof(err));
+	if (!srv.m)
+		fail_msg("metrics_open: %s", err);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		r = exchange(&len, refused[i], NULL);
+		expect_status(r, "HTTP/1.1 401 Unauthorized\r\n");
+		assert_non_null(strstr(r, "\r\nWWW-Authenticate: Bearer realm=\"berth\"\r\n"));
+		assert_null(strstr(r, "berth_"));
+		free(r);
+	}
+	assert_int_equal(srv.fills, fills);
+	r = exchange(&len, "GET /metrics HTTP/1.1\r\nHost: x\r\nauthorization: \t bearer ",
+		     "s3cret-T0ken  \r\n\r\n", NULL);
+	expect_status(r, "HTTP/1.1 200 OK\r\n");
+	snprintf(want, sizeof(want), "\nberth_metrics_unauthorized_requests_total %zu\n",
+		 sizeof(refused) / sizeof(refused[0]));
+	assert_non_null(strstr(body_of(r), want));
+	free(r);
+	r = exchange(&len, "GET /metrics HTTP/1.0\nAuthorization: Bearer s3cret-T0ken\n\n", NULL);
+	expect_status(r, "HTTP/1.1 200 OK\r\n");
+	free(r);
+	metrics_close(srv.m);
+	srv.m = open_server;
+}
+
 /* Bind failures name the flag and the address. */
 static void test_open_errors(void **state)
 {
@@ -939,6 +992,7 @@ int main(void)
 	};
 	const struct CMUnitTest http_tests[] = {
 		cmocka_unit_test(test_http_get_split),
+		cmocka_unit_test(test_http_bearer_token),
 		cmocka_unit_test(test_http_head_and_query),
 		cmocka_unit_test(test_http_errors),
 		cmocka_unit_test(test_http_oversize),
