@@ -732,9 +732,10 @@ static void frames_written(struct syslog_conn *c)
 
 /*
  * Records whose bytes the receiver acknowledged leave the queue. Where the
- * socket cannot say (SIOCOUTQ fails), written is taken as acknowledged.
- * On a unix stream the kernel counts buffer sizes, not bytes: records stay
- * until the receiver has read everything, which errs on the safe side.
+ * socket cannot say (SIOCOUTQ fails), written is taken as acknowledged. On
+ * a unix stream, written is in the receiver's own queue already, where a
+ * close of ours leaves it: as acknowledged as TCP gets (and SIOCOUTQ would
+ * count buffer sizes there, not bytes).
  */
 static void take_acknowledged(struct syslog_conn *c)
 {
@@ -746,7 +747,8 @@ static void take_acknowledged(struct syslog_conn *c)
 	/* TLS may have written on its own since (a key update): count it too. */
 	if (c->ssl)
 		acked = c->wire_written = BIO_number_written(SSL_get_wbio(c->ssl));
-	if (c->fd >= 0 && !ioctl(c->fd, SIOCOUTQ, &outstanding) && outstanding > 0)
+	if (c->sink->cfg.transport != SYSLOG_UNIX && c->fd >= 0 &&
+	    !ioctl(c->fd, SIOCOUTQ, &outstanding) && outstanding > 0)
 		acked = (uint64_t)outstanding < acked ? acked - (uint64_t)outstanding : 0;
 	while (c->n_unacked && c->unacked_end[c->unacked_head] <= acked) {
 		record_done(c->sink);
