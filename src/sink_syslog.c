@@ -54,6 +54,8 @@
 /* Frames written per write() on a stream: a burst costs a few writes. */
 #define STREAM_BATCH_BYTES (64 * 1024)
 #define STREAM_BATCH_RECORDS 256
+/* The most plaintext one TLS record carries (RFC 8446 5.1, RFC 5246 6.2.1). */
+#define TLS_RECORD_PLAINTEXT 16384
 /* Records written and not yet acknowledged: past this, writing waits for acks. */
 #define UNACKED_MAX 16384
 #define BACKOFF_FIRST_MS 500
@@ -714,9 +716,9 @@ static void frames_written(struct syslog_conn *c)
 
 	while (done < c->n_framed && c->frame_end[done] <= c->out_sent) {
 		/*
-		 * In plain TCP a frame's last byte has a known place on the wire;
-		 * in TLS it is somewhere in what this write put there: the end of
-		 * it, which at worst sends a few records of the last write again.
+		 * In plain TCP a frame's last byte has a known place on the wire.
+		 * In TLS it is in the one TLS record this write made, which the
+		 * receiver can decrypt only whole: the record's end is the place.
 		 */
 		c->unacked_end[(c->unacked_head + c->n_unacked) % UNACKED_MAX] =
 			c->ssl ? c->wire_written : c->out_wire_start + c->frame_end[done];
@@ -783,10 +785,14 @@ static ssize_t stream_write(struct syslog_conn *c, char *why, size_t len)
 		snprintf(why, len, "%s", strerror(errno));
 		return -1;
 	}
-	/* After WANT_*, SSL_write is called again with the same bytes: out is not touched. */
+	/*
+	 * After WANT_*, SSL_write is called again with the same bytes: out is
+	 * not touched. One TLS record per write, so that the bytes it put on
+	 * the wire are the ones that carry its plaintext (take_acknowledged).
+	 */
 	ERR_clear_error();
 	errno = 0;
-	ret = SSL_write(c->ssl, data, n > INT32_MAX ? INT32_MAX : (int)n);
+	ret = SSL_write(c->ssl, data, n > TLS_RECORD_PLAINTEXT ? TLS_RECORD_PLAINTEXT : (int)n);
 	if (ret > 0) {
 		/* Handshake and records, all that the kernel has counted on this socket. */
 		c->wire_written = BIO_number_written(SSL_get_wbio(c->ssl));
