@@ -82,6 +82,8 @@ static const char watch_usage[] =
 	"                          IPV4:PORT or [IPV6]:PORT (docs/metrics.md)\n"
 	"      --metrics-token-file F  scrapes must send \"Authorization: Bearer T\",\n"
 	"                          T the one line of file F (401 otherwise)\n"
+	"      --metrics-tls-cert F  serve https:// with the PEM certificate chain F\n"
+	"      --metrics-tls-key F   ... and its PEM key F (default: in the cert file)\n"
 	"  -v, --verbose           debug output, including libbpf's\n"
 	"  -h, --help              show this help\n"
 	"\n"
@@ -115,7 +117,8 @@ static const char watch_usage[] =
 	"  # metrics on the node's address, for scrapers that show a token\n"
 	"  head -c 24 /dev/urandom | base64 > /etc/berth/metrics.token\n"
 	"  sudo berth watch --metrics-listen 10.0.0.5:9464 \\\n"
-	"    --metrics-token-file /etc/berth/metrics.token\n"
+	"    --metrics-token-file /etc/berth/metrics.token \\\n"
+	"    --metrics-tls-cert /etc/berth/metrics.pem --metrics-tls-key /etc/berth/metrics.key\n"
 	"\n"
 	"  # only who connects to published ports\n"
 	"  sudo berth watch | jq -c 'select(.event.action == \"connection-accepted\" and .berth.port)'\n";
@@ -188,6 +191,8 @@ static int watch_command(int argc, char **argv, struct watch_options *opts)
 		{ "pseudonym-key", required_argument, NULL, 'K' },
 		{ "metrics-listen", required_argument, NULL, 'M' },
 		{ "metrics-token-file", required_argument, NULL, 'T' },
+		{ "metrics-tls-cert", required_argument, NULL, 'E' },
+		{ "metrics-tls-key", required_argument, NULL, 'Y' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -291,6 +296,12 @@ static int watch_command(int argc, char **argv, struct watch_options *opts)
 			opts->metrics_listen = optarg;
 			break;
 		}
+		case 'E':
+			opts->metrics_tls_cert = optarg;
+			break;
+		case 'Y':
+			opts->metrics_tls_key = optarg;
+			break;
 		case 'T':
 			free(opts->metrics_token);
 			opts->metrics_token = secret_read_token(optarg, err, sizeof(err));
@@ -323,6 +334,11 @@ static int watch_command(int argc, char **argv, struct watch_options *opts)
 	}
 	if (opts->metrics_token && !opts->metrics_listen)
 		return usage_error("watch", "--metrics-token-file needs --metrics-listen ADDR%s",
+				   "");
+	if (opts->metrics_tls_cert && !opts->metrics_listen)
+		return usage_error("watch", "--metrics-tls-cert needs --metrics-listen ADDR%s", "");
+	if (opts->metrics_tls_key && !opts->metrics_tls_cert)
+		return usage_error("watch", "--metrics-tls-key needs --metrics-tls-cert FILE%s",
 				   "");
 	if (check_config && !opts->config_path)
 		return usage_error("watch", "--check-config needs --config FILE%s", "");

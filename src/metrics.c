@@ -26,6 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "clock.h"
 #include "inventory.h"
 #include "json.h"
@@ -771,13 +774,15 @@ bad:
 
 enum client_state {
 	CLIENT_FREE,
-	CLIENT_READING,	 /* the request, until its blank line */
-	CLIENT_WRITING,	 /* the response, as the socket takes it */
-	CLIENT_DRAINING, /* sent and shut down: reading to the peer's close */
+	CLIENT_HANDSHAKE, /* TLS: the handshake, driven by readiness */
+	CLIENT_READING,	  /* the request, until its blank line */
+	CLIENT_WRITING,	  /* the response, as the socket takes it */
+	CLIENT_DRAINING,  /* sent and shut down: reading to the peer's close */
 };
 
 struct client {
 	int fd;
+	SSL *ssl; /* --metrics-tls-cert: the session; NULL in plain HTTP */
 	enum client_state state;
 	uint32_t epoll_events;
 	int64_t deadline_ms;
@@ -808,6 +813,7 @@ struct metrics {
 	uint64_t ringbuf_size;
 	struct map_fill_cache maps;
 	char *bearer_token; /* NULL: no token asked */
+	SSL_CTX *tls;	    /* NULL: plain HTTP */
 	uint64_t unauthorized;
 };
 
@@ -855,6 +861,10 @@ static int set_client_events(struct metrics *m, struct client *c, uint32_t event
 
 static void client_close(struct metrics *m, struct client *c)
 {
+	if (c->ssl) {
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
 	epoll_ctl(m->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
@@ -867,17 +877,94 @@ static void client_close(struct metrics *m, struct client *c)
 
 static void client_read(struct metrics *m, struct client *c);
 
+/*
+ * One read or write of the client's bytes, plain or through TLS: >0 bytes,
+ * 0 the peer closed, -1 with errno: EAGAIN when the socket must be ready
+ * for *want (EPOLLIN or EPOLLOUT) first, anything else a failure.
+ */
+static ssize_t tls_result(struct client *c, int ret, uint32_t *want)
+{
+	switch (SSL_get_error(c->ssl, ret)) {
+	case SSL_ERROR_WANT_READ:
+		*want = EPOLLIN;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_WANT_WRITE:
+		*want = EPOLLOUT;
+		errno = EAGAIN;
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	default:
+		ERR_clear_error();
+		errno = errno ? errno : EPROTO;
+		return -1;
+	}
+}
+
+static ssize_t client_recv(struct client *c, void *data, size_t len, uint32_t *want)
+{
+	int ret;
+
+	*want = EPOLLIN;
+	if (!c->ssl)
+		return read(c->fd, data, len);
+	errno = 0;
+	ret = SSL_read(c->ssl, data, len > INT32_MAX ? INT32_MAX : (int)len);
+	return ret > 0 ? ret : tls_result(c, ret, want);
+}
+
+static ssize_t client_send(struct client *c, const void *data, size_t len, uint32_t *want)
+{
+	int ret;
+
+	*want = EPOLLOUT;
+	if (!c->ssl)
+		return send(c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	errno = 0;
+	ret = SSL_write(c->ssl, data, len > INT32_MAX ? INT32_MAX : (int)len);
+	return ret > 0 ? ret : tls_result(c, ret, want);
+}
+
+/* TLS: the handshake, then the request as in plain HTTP. */
+static void client_handshake(struct metrics *m, struct client *c)
+{
+	uint32_t want;
+	int ret;
+
+	errno = 0;
+	ret = SSL_do_handshake(c->ssl);
+	if (ret == 1) {
+		c->state = CLIENT_READING;
+		if (set_client_events(m, c, EPOLLIN)) {
+			client_close(m, c);
+			return;
+		}
+		client_read(m, c);
+		return;
+	}
+	if (tls_result(c, ret, &want) < 0 && errno == EAGAIN) {
+		if (set_client_events(m, c, want))
+			client_close(m, c);
+		return;
+	}
+	/* Plain HTTP to a TLS port, an unknown CA at the scraper...: its business. */
+	log_debug("--metrics-listen: a TLS handshake failed, connection closed");
+	client_close(m, c);
+}
+
 /* Writes what the socket takes; when all is sent, shuts down and drains. */
 static void client_write(struct metrics *m, struct client *c)
 {
 	while (c->sent < c->response.len) {
-		ssize_t n = send(c->fd, c->response.data + c->sent, c->response.len - c->sent,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		uint32_t want;
+		ssize_t n = client_send(c, c->response.data + c->sent, c->response.len - c->sent,
+					&want);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (set_client_events(m, c, EPOLLOUT))
+			if (set_client_events(m, c, want))
 				client_close(m, c);
 			return;
 		}
@@ -892,6 +979,8 @@ static void client_write(struct metrics *m, struct client *c)
 	 * closes: closing with unread bytes would reset the connection and
 	 * could discard the response before the client read it.
 	 */
+	if (c->ssl)
+		SSL_shutdown(c->ssl); /* close_notify; the peer's is not waited for */
 	shutdown(c->fd, SHUT_WR);
 	c->state = CLIENT_DRAINING;
 	if (set_client_events(m, c, EPOLLIN)) {
@@ -1130,6 +1219,7 @@ static void client_read(struct metrics *m, struct client *c)
 
 	while (c->state == CLIENT_READING || c->state == CLIENT_DRAINING) {
 		bool reading = c->state == CLIENT_READING;
+		uint32_t want = EPOLLIN;
 		ssize_t n;
 
 		if (reading && c->request_len == sizeof(c->request)) {
@@ -1137,13 +1227,17 @@ static void client_read(struct metrics *m, struct client *c)
 				     "request headers over 8 KiB\n");
 			return;
 		}
-		n = reading ? read(c->fd, c->request + c->request_len,
-				   sizeof(c->request) - c->request_len) :
+		/* Drained raw: after our close_notify nothing of it is worth decrypting. */
+		n = reading ? client_recv(c, c->request + c->request_len,
+					  sizeof(c->request) - c->request_len, &want) :
 			      read(c->fd, discard, sizeof(discard));
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (reading && set_client_events(m, c, want))
+				client_close(m, c);
 			return;
+		}
 		if (n <= 0) { /* the peer closed (or failed): nothing left to say */
 			client_close(m, c);
 			return;
@@ -1191,6 +1285,16 @@ static void accept_clients(struct metrics *m)
 		c->fd = fd;
 		c->state = CLIENT_READING;
 		c->epoll_events = EPOLLIN;
+		if (m->tls) {
+			c->ssl = SSL_new(m->tls);
+			if (!c->ssl || !SSL_set_fd(c->ssl, fd)) {
+				ERR_clear_error();
+				client_close(m, c);
+				continue;
+			}
+			SSL_set_accept_state(c->ssl);
+			c->state = CLIENT_HANDSHAKE;
+		}
 		c->request_len = 0;
 		c->sent = 0;
 		c->deadline_ms = monotonic_ms() + METRICS_CLIENT_TIMEOUT_MS;
@@ -1214,8 +1318,10 @@ bool metrics_handle_fd(struct metrics *m, int fd, uint32_t events)
 		client_close(m, c);
 		return true;
 	}
-	if (c->state == CLIENT_WRITING && (events & (EPOLLOUT | EPOLLHUP)))
-		client_write(m, c);
+	if (c->state == CLIENT_HANDSHAKE)
+		client_handshake(m, c);
+	else if (c->state == CLIENT_WRITING)
+		client_write(m, c); /* TLS may have wanted EPOLLIN for it */
 	else if (events & (EPOLLIN | EPOLLHUP))
 		client_read(m, c);
 	return true;
@@ -1267,6 +1373,46 @@ static void map_ringbuf(struct metrics *m, int fd)
 	m->ringbuf_size = info.max_entries;
 }
 
+/* The endpoint's TLS: TLS 1.2 or later, the certificate chain and key of the flags. */
+static int make_tls(struct metrics *m, const char *cert, const char *key, char *err, size_t errlen)
+{
+	const char *flag = "--metrics-tls-cert", *path = cert;
+
+	/* OpenSSL would say "system lib" of a missing file. */
+	if (access(cert, R_OK) || (key && access(key, R_OK))) {
+		int error = errno;
+
+		if (!access(cert, R_OK)) {
+			flag = "--metrics-tls-key";
+			path = key;
+		}
+		snprintf(err, errlen, "%s %s: %s", flag, path, strerror(error));
+		return -1;
+	}
+	m->tls = SSL_CTX_new(TLS_server_method());
+	if (!m->tls)
+		goto fail;
+	SSL_CTX_set_min_proto_version(m->tls, TLS1_2_VERSION);
+	/* A large answer goes as the socket takes it, a TLS record at a time. */
+	SSL_CTX_set_mode(m->tls, SSL_MODE_ENABLE_PARTIAL_WRITE);
+	if (SSL_CTX_use_certificate_chain_file(m->tls, cert) != 1)
+		goto fail;
+	if (key) {
+		flag = "--metrics-tls-key";
+		path = key;
+	}
+	if (SSL_CTX_use_PrivateKey_file(m->tls, key ? key : cert, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(m->tls) != 1)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "%s %s: %s", flag, path,
+		 ERR_peek_last_error() ? ERR_reason_error_string(ERR_peek_last_error()) :
+					 "cannot make a TLS context");
+	ERR_clear_error();
+	return -1;
+}
+
 struct metrics *metrics_open(const char *address, int epoll_fd, const struct metrics_source *src,
 			     char *err, size_t errlen)
 {
@@ -1292,6 +1438,9 @@ struct metrics *metrics_open(const char *address, int epoll_fd, const struct met
 		return NULL;
 	}
 	m->src.bearer_token = NULL;
+	m->src.tls_cert = m->src.tls_key = NULL;
+	if (src->tls_cert && make_tls(m, src->tls_cert, src->tls_key, err, errlen))
+		goto fail;
 	m->page_size = sysconf(_SC_PAGESIZE);
 	for (int i = 0; i < METRICS_CLIENTS_MAX; i++)
 		m->clients[i].fd = -1;
@@ -1319,6 +1468,7 @@ fail:
 	if (m->listen_fd >= 0)
 		close(m->listen_fd);
 	free(m->bearer_token);
+	SSL_CTX_free(m->tls);
 	free(m);
 	return NULL;
 }
@@ -1337,5 +1487,6 @@ void metrics_close(struct metrics *m)
 	metrics_alerts_free(&m->alerts);
 	buf_free(&m->body);
 	free(m->bearer_token);
+	SSL_CTX_free(m->tls);
 	free(m);
 }

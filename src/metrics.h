@@ -139,6 +139,8 @@ struct metrics_source {
 	int ringbuf_fd;		/* the BPF_MAP_TYPE_RINGBUF map, or -1 */
 	/* Scrapes must send "Authorization: Bearer TOKEN"; NULL: none needed. Copied. */
 	const char *bearer_token;
+	/* HTTPS with this PEM certificate chain and key (NULL: in the cert file). */
+	const char *tls_cert, *tls_key;
 };
 
 struct metrics;

@@ -884,6 +884,8 @@ static int open_metrics(struct watcher *w)
 		.obj = w->loader.skel->obj,
 		.ringbuf_fd = bpf_map__fd(w->loader.skel->maps.events),
 		.bearer_token = w->opts->metrics_token,
+		.tls_cert = w->opts->metrics_tls_cert,
+		.tls_key = w->opts->metrics_tls_key,
 	};
 	char err[512];
 
@@ -894,7 +896,8 @@ static int open_metrics(struct watcher *w)
 		log_error("%s", err);
 		return -1;
 	}
-	log_info("metrics: http://%s/metrics (port %u%s)", w->opts->metrics_listen,
+	log_info("metrics: %s://%s/metrics (port %u%s)",
+		 w->opts->metrics_tls_cert ? "https" : "http", w->opts->metrics_listen,
 		 metrics_port(w->metrics), w->opts->metrics_token ? ", bearer token asked" : "");
 	return 0;
 }

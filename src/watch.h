@@ -25,6 +25,8 @@ struct watch_options {
 	const char *pseudonym_key_path; /* --pseudonym-key, over privacy.key_file */
 	const char *metrics_listen;	/* --metrics-listen ADDR:PORT, or NULL: no endpoint */
 	char *metrics_token;		/* --metrics-token-file's token, or NULL: none asked */
+	const char *metrics_tls_cert;	/* --metrics-tls-cert: https, or NULL: http */
+	const char *metrics_tls_key;	/* --metrics-tls-key, or NULL: in the cert file */
 };
 
 /*

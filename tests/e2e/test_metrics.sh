@@ -272,3 +272,63 @@ test_metrics_bearer_token() {
 		return 1
 	}
 }
+
+# --metrics-tls-cert: the endpoint speaks HTTPS only. A scraper that trusts
+# the CA (and shows the token) gets the metrics, Prometheus included; plain
+# HTTP and an unknown CA get nothing; a key that is not the certificate's is
+# a usage error naming the flag.
+test_metrics_tls() {
+	require_root || return $?
+	require_berth || return $?
+	require_prometheus || return $?
+	ensure_docker || return $?
+	local mport pport pki=$BERTH_TEST_TMP/pki token=$BERTH_TEST_TMP/metrics.token
+	local out=$BERTH_TEST_TMP/watch.json err=$BERTH_TEST_TMP/watch.err berth_pid prom_pid url i answer
+	local m=$BERTH_TEST_TMP/metrics.txt rc=0
+	mport=$(free_port 19484)
+	pport=$(free_port 19104)
+	url="https://127.0.0.1:$mport/metrics"
+	mkdir -p "$pki"
+	make_test_pki "$pki"
+	head -c 24 /dev/urandom | base64 >"$token"
+
+	# A key of another certificate: refused before anything is attached.
+	openssl genrsa -out "$pki/other.key" 2048 2>/dev/null
+	timeout 30 "$BERTH_BIN" watch --metrics-listen "127.0.0.1:$mport" --metrics-tls-cert "$pki/server.pem" \
+		--metrics-tls-key "$pki/other.key" >/dev/null 2>"$err" || rc=$?
+	assert_eq 2 "$rc" "exit status with a key that is not the certificate's"
+	assert_file_contains "$err" "--metrics-tls-key $pki/other.key: " "error"
+	rc=0
+	"$BERTH_BIN" watch --metrics-tls-cert "$pki/server.pem" >/dev/null 2>"$err" || rc=$?
+	assert_eq 2 "$rc" "exit status of --metrics-tls-cert alone"
+
+	start_berth berth_pid "$out" "$err" watch --metrics-listen "127.0.0.1:$mport" \
+		--metrics-tls-cert "$pki/server.pem" --metrics-tls-key "$pki/server.key" --metrics-token-file "$token"
+	assert_file_contains "$err" "metrics: https://127.0.0.1:$mport/metrics .port $mport, bearer token asked.$" "berth's log"
+	assert_eq 200 "$(curl -s -o "$m" -w '%{http_code}' --cacert "$pki/ca.pem" \
+		-H "Authorization: Bearer $(cat "$token")" "$url")" "HTTPS with the CA and the token"
+	assert_ne "" "$(metrics_value "$m" "berth_build_info{version=\"$(cat "$BERTH_ROOT/VERSION")\"}")" "build info over HTTPS"
+	assert_eq 401 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$pki/ca.pem" "$url")" "HTTPS without the token"
+	assert_eq 000 "$(curl -s -o /dev/null -w '%{http_code}' "$url")" "HTTPS without the CA"
+	assert_eq 000 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$mport/metrics")" "plain HTTP"
+	# Still serving after those.
+	assert_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$pki/ca.pem" \
+		-H "Authorization: Bearer $(cat "$token")" "https://localhost:$mport/metrics")" "HTTPS by name"
+
+	start_prometheus prom_pid "$pport" "$(printf '%s\n' "  - job_name: berth" "    scheme: https" \
+		"    tls_config: {ca_file: \"$pki/ca.pem\"}" \
+		"    authorization: {type: Bearer, credentials_file: \"$token\"}" \
+		"    static_configs:" "      - targets: [\"127.0.0.1:$mport\"]")" || return 1
+	for ((i = 0; i < 100; i++)); do
+		answer=$(prometheus_query "$pport" 'up{job="berth"}')
+		[ "$answer" = "1 1" ] && break
+		sleep 0.2
+	done
+	assert_eq "1 1" "$answer" "Prometheus over HTTPS: the target is up"
+	stop_process "$prom_pid"
+	stop_process "$berth_pid" || {
+		echo "berth exited $? on SIGTERM; stderr:" >&2
+		cat "$err" >&2
+		return 1
+	}
+}
