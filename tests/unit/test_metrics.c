@@ -23,10 +23,13 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <openssl/ssl.h>
+
 #include "clock.h"
 #include "inventory.h"
 #include "metrics.h"
 #include "output.h"
+#include "pki.h"
 #include "stats.h"
 
 #define CID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -869,6 +872,119 @@ static void test_http_slow_reader(void **state)
 	free(r);
 }
 
+/*
+ * HTTPS: the handshake and an 8 MiB answer to a client that reads slowly
+ * (a small receive buffer), all driven by the loop, which never waits: the
+ * answer arrives whole, through TLS records written as the socket takes
+ * them. A client that speaks plain HTTP to it is closed.
+ */
+#define RULE_LEN (32 * 1024)
+static void test_https_slow_reader(void **state)
+{
+	struct pki p = { 0 };
+	char dir[] = "/tmp/berth-unit.XXXXXX", *rule, err[256] = "", want_length[64];
+	struct metrics_source src = { .fill = fill, .ctx = &srv, .ringbuf_fd = -1 };
+	struct metrics *open_server = srv.m;
+	struct buf got = { 0 };
+	SSL_CTX *ctx;
+	SSL *ssl;
+	int fd, ret = 0;
+	int64_t deadline;
+	char chunk[65536];
+	size_t len;
+	char *r;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	make_pki(&p, dir);
+	src.tls_cert = p.server_cert_path;
+	src.tls_key = p.server_key_path;
+	pump(50); /* the open server's last client closes */
+	srv.m = metrics_open("127.0.0.1:0", srv.epoll_fd, &src, err, sizeof(err));
+	if (!srv.m)
+		fail_msg("metrics_open: %s", err);
+	/* 8 MiB of answer: more than the kernel's largest send buffer (tcp_wmem) holds. */
+	rule = malloc(RULE_LEN);
+	assert_non_null(rule);
+	memset(rule, 'r', RULE_LEN - 1);
+	rule[RULE_LEN - 1] = '\0';
+	for (int i = 0; i < METRICS_ALERT_PAIRS_MAX; i++) {
+		snprintf(rule, 8, "%06d", i);
+		rule[6] = 'r';
+		metrics_count_alert(srv.m, rule, "brute-force");
+	}
+	free(rule);
+
+	/* Plain HTTP to the HTTPS port: no answer, the connection closed. */
+	r = exchange(&len, "GET /metrics HTTP/1.1\r\n\r\n", NULL);
+	assert_int_equal(len, 0);
+	free(r);
+
+	ctx = SSL_CTX_new(TLS_client_method());
+	assert_non_null(ctx);
+	assert_int_equal(SSL_CTX_load_verify_locations(ctx, p.ca_path, NULL), 1);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	fd = connect_client(4096);
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, fd);
+	SSL_set1_host(ssl, "localhost");
+	deadline = monotonic_ms() + 3000;
+	while ((ret = SSL_connect(ssl)) != 1) {
+		int e = SSL_get_error(ssl, ret);
+
+		assert_true(e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE);
+		assert_true(monotonic_ms() < deadline);
+		pump(2);
+	}
+	assert_int_equal(SSL_write(ssl, "GET /metrics HTTP/1.1\r\n\r\n", 25), 25);
+	for (int i = 0; i < 5; i++) {
+		int64_t start = monotonic_ms();
+
+		pump(1);
+		assert_true(monotonic_ms() - start < 200);
+	}
+	deadline = monotonic_ms() + 20000;
+	for (;;) {
+		int n = SSL_read(ssl, chunk, sizeof(chunk)), e;
+
+		if (n > 0) {
+			assert_true(buf_append(&got, chunk, n));
+			continue;
+		}
+		e = SSL_get_error(ssl, n);
+		if (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL)
+			break;
+		assert_int_equal(e, SSL_ERROR_WANT_READ);
+		if (monotonic_ms() > deadline)
+			fail_msg("no end of the HTTPS answer after 20 s; got %zu bytes", got.len);
+		pump(2);
+	}
+	assert_non_null(got.data);
+	assert_true(buf_append(&got, "", 1));
+	expect_status(got.data, "HTTP/1.1 200 OK\r\n");
+	snprintf(want_length, sizeof(want_length), "\r\nContent-Length: %zu\r\n",
+		 got.len - 1 - (body_of(got.data) - got.data));
+	assert_non_null(strstr(got.data, want_length));
+	assert_true(got.len > (size_t)RULE_LEN * METRICS_ALERT_PAIRS_MAX);
+	assert_int_equal(count_lines(body_of(got.data), "berth_alerts_total{"),
+			 METRICS_ALERT_PAIRS_MAX);
+	SSL_free(ssl);
+	close(fd);
+	SSL_CTX_free(ctx);
+	buf_free(&got);
+	pump(50);
+	metrics_close(srv.m);
+	srv.m = open_server;
+	free_pki(&p);
+	unlink(p.ca_path);
+	unlink(p.rogue_ca_path);
+	unlink(p.client_cert_path);
+	unlink(p.client_key_path);
+	unlink(p.server_cert_path);
+	unlink(p.server_key_path);
+	rmdir(dir);
+}
+
 /* IPv6: [::1]:0 listens on a port of its own and serves over IPv6. */
 static void test_http_ipv6(void **state)
 {
@@ -999,6 +1115,7 @@ int main(void)
 		cmocka_unit_test(test_http_idle_deadline),
 		cmocka_unit_test(test_http_client_limit),
 		cmocka_unit_test(test_http_slow_reader),
+		cmocka_unit_test(test_https_slow_reader),
 		cmocka_unit_test(test_http_ipv6),
 		cmocka_unit_test(test_open_errors),
 	};
