@@ -63,6 +63,18 @@ prometheus_query() {
 		jq -r 'if .status == "success" then "\(.data.result | length) \(.data.result[0].value[1] // "-")" else "error \(.error)" end'
 }
 
+# prometheus_wait PORT EXPR WANT: asks until the answer is WANT, 20 s at
+# most; prints the last answer.
+prometheus_wait() {
+	local answer i
+	for ((i = 0; i < 100; i++)); do
+		answer=$(prometheus_query "$1" "$2")
+		[ "$answer" = "$3" ] && break
+		sleep 0.2
+	done
+	echo "$answer"
+}
+
 # A container published on the namespace's side, N connections from a client
 # in its own namespace (through Docker's DNAT, seen by XDP on the veth too):
 # the endpoint reports exactly N in both views, promtool passes it without a
@@ -159,13 +171,7 @@ test_metrics_prometheus_scrape() {
 	start_prometheus prom_pid "$pport" "$(printf '%s\n' "  - job_name: berth" \
 		"    static_configs:" "      - targets: [\"127.0.0.1:$mport\"]")" || return 1
 	local q="berth_port_connections_opened_total{job=\"berth\",container=\"berth-test-metrics\",host_port=\"$port\",container_port=\"80\",protocol=\"tcp\"}"
-	local answer=""
-	for ((i = 0; i < 100; i++)); do
-		answer=$(prometheus_query "$pport" "$q")
-		[ "$answer" = "1 $n" ] && break
-		sleep 0.2
-	done
-	assert_eq "1 $n" "$answer" "Prometheus: series and value of $q"
+	assert_eq "1 $n" "$(prometheus_wait "$pport" "$q" "1 $n")" "Prometheus: series and value of $q"
 	assert_eq "1 1" "$(prometheus_query "$pport" 'up{job="berth"}')" "Prometheus: the target is up"
 	# Prometheus parsed every sample it scraped: none refused, none out of order.
 	assert_eq "1 0" "$(prometheus_query "$pport" 'scrape_samples_post_metric_relabeling{job="berth"} - scrape_samples_scraped{job="berth"}')" "samples dropped on ingestion"
@@ -237,7 +243,7 @@ test_metrics_bearer_token() {
 	require_prometheus || return $?
 	ensure_docker || return $?
 	local mport pport token=$BERTH_TEST_TMP/metrics.token out=$BERTH_TEST_TMP/watch.json
-	local err=$BERTH_TEST_TMP/watch.err berth_pid prom_pid url i answer m=$BERTH_TEST_TMP/metrics.txt
+	local err=$BERTH_TEST_TMP/watch.err berth_pid prom_pid url m=$BERTH_TEST_TMP/metrics.txt
 	mport=$(free_port 19474)
 	pport=$(free_port 19094)
 	url="http://127.0.0.1:$mport/metrics"
@@ -258,12 +264,8 @@ test_metrics_bearer_token() {
 		"    static_configs:" "      - targets: [\"127.0.0.1:$mport\"]" \
 		"  - job_name: tokenless" "    static_configs:" "      - targets: [\"127.0.0.1:$mport\"]")" ||
 		return 1
-	for ((i = 0; i < 100; i++)); do
-		answer="$(prometheus_query "$pport" 'up{job="berth"}') $(prometheus_query "$pport" 'up{job="tokenless"}')"
-		[ "$answer" = "1 1 1 0" ] && break
-		sleep 0.2
-	done
-	assert_eq "1 1 1 0" "$answer" "Prometheus: up of the job with the token, and of the one without"
+	assert_eq "1 1" "$(prometheus_wait "$pport" 'up{job="berth"}' "1 1")" "Prometheus: up of the job with the token"
+	assert_eq "1 0" "$(prometheus_wait "$pport" 'up{job="tokenless"}' "1 0")" "Prometheus: up of the job without"
 	assert_eq "1 1" "$(prometheus_query "$pport" 'berth_build_info{job="berth"} > 0')" "Prometheus: samples of the job with the token"
 	stop_process "$prom_pid"
 	stop_process "$berth_pid" || {
@@ -283,7 +285,7 @@ test_metrics_tls() {
 	require_prometheus || return $?
 	ensure_docker || return $?
 	local mport pport pki=$BERTH_TEST_TMP/pki token=$BERTH_TEST_TMP/metrics.token
-	local out=$BERTH_TEST_TMP/watch.json err=$BERTH_TEST_TMP/watch.err berth_pid prom_pid url i answer
+	local out=$BERTH_TEST_TMP/watch.json err=$BERTH_TEST_TMP/watch.err berth_pid prom_pid url
 	local m=$BERTH_TEST_TMP/metrics.txt rc=0
 	mport=$(free_port 19484)
 	pport=$(free_port 19104)
@@ -319,12 +321,7 @@ test_metrics_tls() {
 		"    tls_config: {ca_file: \"$pki/ca.pem\"}" \
 		"    authorization: {type: Bearer, credentials_file: \"$token\"}" \
 		"    static_configs:" "      - targets: [\"127.0.0.1:$mport\"]")" || return 1
-	for ((i = 0; i < 100; i++)); do
-		answer=$(prometheus_query "$pport" 'up{job="berth"}')
-		[ "$answer" = "1 1" ] && break
-		sleep 0.2
-	done
-	assert_eq "1 1" "$answer" "Prometheus over HTTPS: the target is up"
+	assert_eq "1 1" "$(prometheus_wait "$pport" 'up{job="berth"}' "1 1")" "Prometheus over HTTPS: the target is up"
 	stop_process "$prom_pid"
 	stop_process "$berth_pid" || {
 		echo "berth exited $? on SIGTERM; stderr:" >&2
