@@ -400,9 +400,9 @@ static void apply_defaults(struct sink_config *c)
 		c->queue_bytes = DEFAULT_QUEUE_BYTES;
 	if (!c->syslog.facility && c->type == SINK_SYSLOG)
 		c->syslog.facility = 16; /* local0 */
+	/* TCP and TLS syslog: unacknowledged this long, the receiver is gone. */
 	if (!c->timeout_ms && c->type == SINK_SYSLOG)
-		c->timeout_ms =
-			30000; /* TCP and TLS: unacknowledged this long, the receiver is gone */
+		c->timeout_ms = 30000;
 	if (!c->syslog.procid)
 		c->syslog.procid = (unsigned int)getpid();
 	if (c->type == SINK_FILE && !c->keep && !c->keep_given)

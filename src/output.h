@@ -109,8 +109,8 @@ struct sink_config {
 	unsigned int batch_events; /* default 500 */
 	uint64_t batch_bytes;	   /* default 1 MiB */
 	uint64_t batch_ms;	   /* default 1000: a batch waits no longer */
-	uint64_t
-		timeout_ms; /* HTTP: one request, default 10 s; syslog streams: unacknowledged, 30 s */
+	/* HTTP: one request, default 10 s; tcp/tls syslog: unacknowledged bytes, 30 s */
+	uint64_t timeout_ms;
 	uint64_t retry_min_ms, retry_max_ms; /* backoff; default 500 .. 30000 */
 	char *spool_dir;		     /* NULL: no spool, the queue alone */
 	uint64_t spool_bytes;		     /* default 64 MiB */
