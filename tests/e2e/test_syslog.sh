@@ -168,15 +168,9 @@ sys.exit(1 if bad else 0)
 EOF
 }
 
-# berth sends each record to rsyslog over UDP, TCP and TLS at once; rsyslog
-# must have received every one on each, connection events with the right
-# container, ports and source in the structured data.
-# Datagrams the kernel dropped because a receiver's buffer was full (all sockets).
-_udp_receive_drops() {
-	awk '$1 == "Udp:" && $2 ~ /^[0-9]+$/ {print $6; exit}' /proc/net/snmp
-}
-
-test_syslog_rsyslog_udp_tcp_tls() {
+# _require_rsyslog: what every test here needs (root, berth, connload,
+# rsyslogd with its OpenSSL driver, dockerd and the test image), or a skip.
+_require_rsyslog() {
 	require_root || return $?
 	require_berth || return $?
 	require_connload || return $?
@@ -187,6 +181,18 @@ test_syslog_rsyslog_udp_tcp_tls() {
 		skip_because "rsyslog's OpenSSL driver not installed (rsyslog-openssl)" || return $?
 	ensure_docker || return $?
 	ensure_test_image
+}
+
+# Datagrams the kernel dropped because a receiver's buffer was full (all sockets).
+_udp_receive_drops() {
+	awk '$1 == "Udp:" && $2 ~ /^[0-9]+$/ {print $6; exit}' /proc/net/snmp
+}
+
+# berth sends each record to rsyslog over UDP, TCP and TLS at once; rsyslog
+# must have received every one on each, connection events with the right
+# container, ports and source in the structured data.
+test_syslog_rsyslog_udp_tcp_tls() {
+	_require_rsyslog || return $?
 	local dir=$BERTH_TEST_TMP/rsyslog out=$BERTH_TEST_TMP/stdout.json err=$BERTH_TEST_TMP/berth.err
 	local policy=$BERTH_TEST_TMP/berth.yaml udp tcp tls port berth_pid res i n=$SYSLOG_N
 	local total t drops
@@ -275,16 +281,7 @@ STREAMS_N=10
 STREAMS_CLOSED='.event.action=="connection-closed" and .container.name=="berth-test-syslog"'
 _streams_start() {
 	local first=$1 extra=$2 policy=$BERTH_TEST_TMP/berth.yaml
-	require_root || return $?
-	require_berth || return $?
-	require_connload || return $?
-	command -v rsyslogd >/dev/null ||
-		skip_because "rsyslogd not installed (scripts/install-deps: rsyslog, rsyslog-openssl)" ||
-		return $?
-	compgen -G "/usr/lib/*/rsyslog/lmnsd_ossl.so" >/dev/null ||
-		skip_because "rsyslog's OpenSSL driver not installed (rsyslog-openssl)" || return $?
-	ensure_docker || return $?
-	ensure_test_image
+	_require_rsyslog || return $?
 	STREAMS_DIR=$BERTH_TEST_TMP/rsyslog
 	STREAMS_OUT=$BERTH_TEST_TMP/stdout.json
 	STREAMS_ERR=$BERTH_TEST_TMP/berth.err

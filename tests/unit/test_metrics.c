@@ -31,6 +31,7 @@
 #include "output.h"
 #include "pki.h"
 #include "stats.h"
+#include "tmpdir.h"
 
 #define CID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
@@ -873,6 +874,28 @@ static void test_http_slow_reader(void **state)
 }
 
 /*
+ * The tests' server replaced by one opened from src, once the current one's
+ * last client is gone; serve_again() puts the current one back.
+ */
+static struct metrics *serve_instead(const struct metrics_source *src)
+{
+	struct metrics *current = srv.m;
+	char err[256] = "";
+
+	pump(50);
+	srv.m = metrics_open("127.0.0.1:0", srv.epoll_fd, src, err, sizeof(err));
+	if (!srv.m)
+		fail_msg("metrics_open: %s", err);
+	return current;
+}
+
+static void serve_again(struct metrics *previous)
+{
+	metrics_close(srv.m);
+	srv.m = previous;
+}
+
+/*
  * HTTPS: the handshake and an 8 MiB answer to a client that reads slowly
  * (a small receive buffer), all driven by the loop, which never waits: the
  * answer arrives whole, through TLS records written as the socket takes
@@ -882,9 +905,10 @@ static void test_http_slow_reader(void **state)
 static void test_https_slow_reader(void **state)
 {
 	struct pki p = { 0 };
-	char dir[] = "/tmp/berth-unit.XXXXXX", *rule, err[256] = "", want_length[64];
+	char *rule, want_length[64];
 	struct metrics_source src = { .fill = fill, .ctx = &srv, .ringbuf_fd = -1 };
-	struct metrics *open_server = srv.m;
+	struct metrics *open_server;
+	struct tmp *t = NULL;
 	struct buf got = { 0 };
 	SSL_CTX *ctx;
 	SSL *ssl;
@@ -895,14 +919,11 @@ static void test_https_slow_reader(void **state)
 	char *r;
 
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	make_pki(&p, dir);
+	assert_int_equal(tmp_setup((void **)&t), 0);
+	make_pki(&p, t->dir);
 	src.tls_cert = p.server_cert_path;
 	src.tls_key = p.server_key_path;
-	pump(50); /* the open server's last client closes */
-	srv.m = metrics_open("127.0.0.1:0", srv.epoll_fd, &src, err, sizeof(err));
-	if (!srv.m)
-		fail_msg("metrics_open: %s", err);
+	open_server = serve_instead(&src);
 	/* 8 MiB of answer: more than the kernel's largest send buffer (tcp_wmem) holds. */
 	rule = malloc(RULE_LEN);
 	assert_non_null(rule);
@@ -973,16 +994,9 @@ static void test_https_slow_reader(void **state)
 	SSL_CTX_free(ctx);
 	buf_free(&got);
 	pump(50);
-	metrics_close(srv.m);
-	srv.m = open_server;
+	serve_again(open_server);
 	free_pki(&p);
-	unlink(p.ca_path);
-	unlink(p.rogue_ca_path);
-	unlink(p.client_cert_path);
-	unlink(p.client_key_path);
-	unlink(p.server_cert_path);
-	unlink(p.server_key_path);
-	rmdir(dir);
+	assert_int_equal(tmp_teardown((void **)&t), 0);
 }
 
 /* IPv6: [::1]:0 listens on a port of its own and serves over IPv6. */
@@ -1039,17 +1053,13 @@ static void test_http_bearer_token(void **state)
 		"GET /metrics HTTP/1.1\r\nX-Authorization: Bearer s3cret-T0ken\r\n\r\n",
 		"GET / HTTP/1.1\r\n\r\n",
 	};
-	struct metrics *open_server = srv.m;
 	unsigned int fills = srv.fills;
-	char err[256] = "", want[96];
+	struct metrics *open_server = serve_instead(&src);
+	char want[96];
 	size_t len;
 	char *r;
 
 	(void)state;
-	pump(50); /* the open server's last client closes */
-	srv.m = metrics_open("127.0.0.1:0", srv.epoll_fd, &src, err, sizeof(err));
-	if (!srv.m)
-		fail_msg("metrics_open: %s", err);
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		r = exchange(&len, refused[i], NULL);
 		expect_status(r, "HTTP/1.1 401 Unauthorized\r\n");
@@ -1068,8 +1078,7 @@ static void test_http_bearer_token(void **state)
 	r = exchange(&len, "GET /metrics HTTP/1.0\nAuthorization: Bearer s3cret-T0ken\n\n", NULL);
 	expect_status(r, "HTTP/1.1 200 OK\r\n");
 	free(r);
-	metrics_close(srv.m);
-	srv.m = open_server;
+	serve_again(open_server);
 }
 
 /* Bind failures name the flag and the address. */
